@@ -1,0 +1,146 @@
+"""The LightningModule: L1 training, paper-protocol evaluation on named sets, images for the logger.
+
+Knows Lightning and torchmetrics, not Hydra: every constructor argument is a plain value, so
+``save_hyperparameters`` stores nothing that needs unpickling beyond dicts, lists and numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+
+from srlab.data.imresize import imresize
+from srlab.lit.inference import super_resolve
+from srlab.lit.schedule import WarmupMultiStep
+from srlab.metrics import PSNRY, SSIMY
+from srlab.nets import build_net, count_params, net_macs
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
+
+
+def _set_metrics(crop_border: int) -> MetricCollection:
+    return MetricCollection({"psnr_y": PSNRY(crop_border), "ssim_y": SSIMY(crop_border)})
+
+
+class SRModule(L.LightningModule):
+    """Train and evaluate one SR network.
+
+    Args:
+        net: network spec for :func:`srlab.nets.build_net`.
+        scale: upscaling factor (also the default border crop of the metrics).
+        val_names / test_names: names of the validation / test sets, in dataloader order.
+        optimizer: ``{"name": "adam"|"adamw", "lr": …, "betas": […], "weight_decay": …}``.
+        scheduler: ``{"milestones": […], "gamma": …, "warmup_steps": …}`` (optimizer steps).
+        loss: ``l1`` (the papers') or ``mse``.
+        eval: ``{"tile": int|None, "tile_overlap": int, "self_ensemble": bool, "crop_border": int|None}``.
+        macs_input: LR (h, w) at which MACs are counted and logged (HAT's convention: 64×64).
+        log_images: how many validation images of the first set to log as bicubic / SR / HR crops.
+    """
+
+    def __init__(
+        self,
+        net: dict[str, Any],
+        scale: int,
+        val_names: Sequence[str] = ("val",),
+        test_names: Sequence[str] | None = None,
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        loss: str = "l1",
+        eval: dict[str, Any] | None = None,
+        macs_input: Sequence[int] = (64, 64),
+        log_images: int = 2,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r}: expected one of {sorted(LOSSES)}")
+        self.net = build_net(net)
+        self.scale = scale
+        self.loss_fn = LOSSES[loss]
+        self.eval_opts = {"tile": None, "tile_overlap": 32, "self_ensemble": False, "crop_border": None, **(eval or {})}
+        crop = self.eval_opts["crop_border"]
+        crop = scale if crop is None else crop
+        self.val_names, self.test_names = list(val_names), list(test_names or val_names)
+        self.val_metrics = nn.ModuleDict({n: _set_metrics(crop) for n in self.val_names})
+        self.val_bicubic = nn.ModuleDict({n: _set_metrics(crop) for n in self.val_names})
+        self.test_metrics = nn.ModuleDict({n: _set_metrics(crop) for n in self.test_names})
+        self.test_bicubic = nn.ModuleDict({n: _set_metrics(crop) for n in self.test_names})
+        self.n_params = count_params(self.net)
+        self.macs = net_macs(net, tuple(macs_input))
+        self._images: list[dict[str, torch.Tensor]] = []
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.net(lr)
+
+    def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+        """Whole-image SR with the configured tiling / self-ensemble."""
+        o = self.eval_opts
+        return super_resolve(self.net, lr, self.scale, o["tile"], o["tile_overlap"], o["self_ensemble"])
+
+    def on_fit_start(self) -> None:
+        self.log_dict({"model/params": float(self.n_params), "model/macs": float(self.macs)}, rank_zero_only=True)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self.loss_fn(self.net(batch["lr"]), batch["hr"])
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection) -> torch.Tensor:
+        sr = self.super_resolve(batch["lr"])
+        metrics.update(sr, batch["hr"])
+        bicubic.update(imresize(batch["lr"], self.scale), batch["hr"])
+        return sr
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = self.val_names[dataloader_idx]
+        sr = self._evaluate(batch, self.val_metrics[name], self.val_bicubic[name])
+        for key, metric in self.val_metrics[name].items():
+            self.log(f"val/{name}/{key}", metric, add_dataloader_idx=False, prog_bar=key == "psnr_y")
+        for key, metric in self.val_bicubic[name].items():
+            self.log(f"val/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
+        if dataloader_idx == 0 and batch_idx < self.hparams.log_images:
+            self._images.append({"lr": batch["lr"][0], "sr": sr[0], "hr": batch["hr"][0], "name": batch["name"][0]})
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        name = self.test_names[dataloader_idx]
+        self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name])
+        for key, metric in self.test_metrics[name].items():
+            self.log(f"test/{name}/{key}", metric, add_dataloader_idx=False)
+        for key, metric in self.test_bicubic[name].items():
+            self.log(f"test/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
+
+    def on_validation_epoch_end(self) -> None:
+        images, self._images = self._images, []
+        log_image = getattr(self.logger, "log_image", None)
+        if not images or log_image is None or self.trainer.sanity_checking:
+            return
+        crops = [_crop_triplet(im["lr"], im["sr"], im["hr"], self.scale) for im in images]
+        log_image(key="val/crops", images=crops, caption=[f"{im['name']}: bicubic | SR | HR" for im in images],
+                  step=self.global_step)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        opt = {"name": "adam", "lr": 2e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, **(self.hparams.optimizer or {})}
+        name = opt.pop("name")
+        if name not in OPTIMIZERS:
+            raise ValueError(f"optimizer.name={name!r}: expected one of {sorted(OPTIMIZERS)}")
+        optimizer = OPTIMIZERS[name](self.net.parameters(), lr=opt.pop("lr"), betas=tuple(opt.pop("betas")), **opt)
+        factor = WarmupMultiStep(**(self.hparams.scheduler or {}))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _crop_triplet(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, scale: int, size: int = 128) -> torch.Tensor:
+    """A centre crop of bicubic | SR | HR side by side, (3, size, 3·size) in [0, 1]."""
+    bicubic = imresize(lr, scale)
+    h, w = hr.shape[-2:]
+    size = min(size, h, w)
+    top, left = (h - size) // 2, (w - size) // 2
+    tiles = [t[..., top : top + size, left : left + size].clamp(0, 1) for t in (bicubic, sr, hr)]
+    return torch.cat(tiles, dim=-1).float().cpu()
