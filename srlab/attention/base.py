@@ -33,6 +33,18 @@ class AttentionContext:
     state: dict[str, Any] = field(default_factory=dict)
     recorder: Any = None
 
+    def report(self, similarities: int, kept: int) -> None:
+        """Record, per query, how many similarities this layer computed and how many keys it kept.
+
+        Every mechanism calls this once per forward; :func:`srlab.attention.sparsity` reads it back.
+        """
+        self.state.setdefault("sparsity", {})[self.layer] = {"similarities": int(similarities), "kept": int(kept)}
+
+    def record(self, attn: torch.Tensor) -> None:
+        """Hand this layer's attention (B·nW, heads, N, N) to the capture recorder, if one is active."""
+        if self.recorder is not None:
+            self.recorder.record(self.layer, attn)
+
 
 class TokenMixer(nn.Module):
     """A module that mixes tokens of a normalised feature map ``(B, H, W, C)`` → ``(B, H, W, C)``."""

@@ -16,9 +16,11 @@ class DenseAttention(WindowAttention):
     def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, ctx: AttentionContext
     ) -> torch.Tensor:
+        n = q.shape[-2]
+        ctx.report(similarities=n, kept=n)
         logits_bias = add_shift_mask(bias.unsqueeze(0).expand(q.shape[0], -1, -1, -1), ctx.mask)
         if ctx.recorder is None:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.to(q.dtype), scale=1.0)
         attn = torch.softmax(q @ k.transpose(-2, -1) + logits_bias, dim=-1)
-        ctx.recorder.record(ctx.layer, attn)
+        ctx.record(attn)
         return attn @ v
