@@ -18,6 +18,7 @@ from torch import nn
 from srlab import attention
 from srlab.attention.base import AttentionContext
 from srlab.attention.window import pad_to_multiple, shift_mask
+from srlab.nets.frfn import FRFN
 from srlab.nets.layers import (
     CAB,
     ConvFFN,
@@ -31,7 +32,7 @@ from srlab.nets.layers import (
 )
 from srlab.nets.ocab import OCAB
 
-FFNS = ("mlp", "convffn")
+FFNS = ("mlp", "convffn", "frfn")
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean used by SwinIR, HAT and PFT
 
 
@@ -63,6 +64,8 @@ class WindowLayer(nn.Module):
             self.mlp: nn.Module = Mlp(dim, hidden)
         elif ffn == "convffn":
             self.mlp = ConvFFN(dim, hidden, ffn_kernel)
+        elif ffn == "frfn":
+            self.mlp = FRFN(dim, hidden)
         else:
             raise ValueError(f"ffn={ffn!r}: expected one of {FFNS}")
 
