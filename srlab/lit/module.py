@@ -85,7 +85,10 @@ class SRModule(L.LightningModule):
         return super_resolve(self.net, lr, self.scale, o["tile"], o["tile_overlap"], o["self_ensemble"])
 
     def on_fit_start(self) -> None:
-        self.log_dict({"model/params": float(self.n_params), "model/macs": float(self.macs)}, rank_zero_only=True)
+        """Put the size of the network into every logger's metrics (W&B charts, CSV)."""
+        if self.trainer.is_global_zero:
+            for logger in self.loggers:
+                logger.log_metrics({"model/params": float(self.n_params), "model/macs": float(self.macs)}, step=0)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self.net(batch["lr"]), batch["hr"])

@@ -50,7 +50,7 @@ def test_dense_equals_explicit_softmax_attention(shift, rpb):
 
 
 def test_unknown_attention_lists_available():
-    with pytest.raises(ValueError, match="unknown attention 'nope'; available: .*dense"):
+    with pytest.raises(ValueError, match=r"unknown attention 'nope'; available: .*dense"):
         attention.build("nope", dim=8, num_heads=1, window_size=2)
 
 

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from srlab.attention.window import pad_to_multiple, relative_position_index, shift_mask, window_partition, window_reverse
+from srlab.attention.window import (
+    pad_to_multiple,
+    relative_position_index,
+    shift_mask,
+    window_partition,
+    window_reverse,
+)
 
 
 def test_partition_reverse_roundtrip_and_order():

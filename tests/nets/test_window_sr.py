@@ -70,7 +70,7 @@ def test_hat_oca_index_negative_quirk():
 
 
 def test_bad_knobs_are_named():
-    with pytest.raises(ValueError, match="overlap=-0.5"):
+    with pytest.raises(ValueError, match=r"overlap=-0\.5"):
         build_net({**TINY, "overlap": -0.5})
     with pytest.raises(ValueError, match="keep has 2 entries but the network has 4 layers"):
         build_net({**TINY, "keep": [4, 4]})
@@ -78,5 +78,5 @@ def test_bad_knobs_are_named():
         build_net({**TINY, "keep": [16, 16, 17, 16]})
     with pytest.raises(ValueError, match="upsampler='bogus'"):
         build_net({**TINY, "upsampler": "bogus"})
-    with pytest.raises(ValueError, match="model.arch='nope'"):
+    with pytest.raises(ValueError, match=r"model\.arch='nope'"):
         build_net({**TINY, "arch": "nope"})

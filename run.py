@@ -1,0 +1,30 @@
+"""srlab entry point: `python run.py [group=option ...] [key=value ...]` (add -m for sweeps).
+
+Examples:
+    python run.py                                   # tiny model, dense attention, sample images, CPU
+    python run.py debug=fast                        # a train + eval in seconds
+    python run.py -m attn=pfa,topk,dense window=16,32
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from srlab.utils.resolvers import register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    """Run one job; returns the first test set's PSNR-Y (for Hydra sweepers that optimise)."""
+    from srlab.train import run
+
+    summary = run(cfg)
+    first = next(iter(summary["metrics"].values()), {})
+    return first.get("psnr_y")
+
+
+if __name__ == "__main__":
+    main()

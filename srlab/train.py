@@ -1,0 +1,178 @@
+"""Assemble a job from the composed Hydra config and run it: data, module, trainer, loggers, summary.
+
+The only place (with ``run.py``) that knows Hydra. Everything handed to Lightning or to the network is
+converted to plain Python values first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import string
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
+from srlab.nets.keep import resolve_keep
+from srlab.nets.weights import load_weights
+from srlab.utils.config_tree import render_config_tree
+from srlab.utils.provenance import git_state, package_versions
+
+log = logging.getLogger("srlab")
+
+WANDB_ID_FILE = "wandb_run_id.txt"
+
+
+def model_spec(cfg: DictConfig) -> dict[str, Any]:
+    """The network spec: the preset's ``model.net`` with the top-level knobs (scale, window, attn, K^l, α, γ)."""
+    model = cfg.model
+    if cfg.scale not in model.scales:
+        raise ValueError(f"scale={cfg.scale} is not supported by model={model.name}: allowed {list(model.scales)}")
+    if cfg.overlap is not None and cfg.overlap < 0:
+        raise ValueError(f"overlap={cfg.overlap}: must be ≥ 0, or null for no OCAB")
+    if cfg.ca_weight < 0:
+        raise ValueError(f"ca_weight={cfg.ca_weight}: must be ≥ 0 (0 = no CAB)")
+    if cfg.window < 1:
+        raise ValueError(f"window={cfg.window}: must be a positive integer")
+    net = OmegaConf.to_container(model.net, resolve=True)
+    keep = resolve_keep(OmegaConf.to_container(cfg.keep, resolve=True), cfg.window**2, list(net["depths"]))
+    attn = OmegaConf.to_container(cfg.attn, resolve=True)
+    return {"arch": model.arch, **net, "scale": cfg.scale, "window_size": cfg.window, "attn": attn, "keep": keep,
+            "ca_weight": float(cfg.ca_weight), "overlap": cfg.overlap}
+
+
+def _choices() -> dict[str, str | None]:
+    """The config-group options this job was composed from (``choices.attn`` = ``pfa``, …)."""
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra")}
+
+
+def _run_identity(cfg: DictConfig, output_dir: Path) -> dict[str, str | None]:
+    """W&B group, name and id of this job; the id persists in the run dir so a resume continues it."""
+    hc = HydraConfig.get()
+    group = cfg.group or _choices().get("experiment")
+    if group is None and hc.mode == RunMode.MULTIRUN:
+        group = f"sweep-{Path(hc.sweep.dir).name}"
+    id_file = output_dir / WANDB_ID_FILE
+    run_id = id_file.read_text().strip() if id_file.is_file() else new_run_id()
+    id_file.write_text(run_id)
+    return {"group": group, "name": hc.job.override_dirname or "default", "id": run_id}
+
+
+def new_run_id() -> str:
+    """A fresh W&B-style run id (8 lower-case letters/digits)."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        extra = {"group": identity["group"], "name": identity["name"], "id": identity["id"], "resume": "allow"} if name == "wandb" else {}
+        loggers.append(hydra.utils.instantiate(node, **extra))
+    return loggers
+
+
+def _callbacks(cfg: DictConfig, first_val: str) -> list[L.Callback]:
+    callbacks = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        extra = {"monitor": f"val/{first_val}/psnr_y"} if name == "model_checkpoint" and node.get("monitor") is None else {}
+        callbacks.append(hydra.utils.instantiate(node, **extra))
+    return callbacks
+
+
+def _resolve_ckpt(cfg: DictConfig, output_dir: Path) -> str | None:
+    """``ckpt_path``: None, a file, or ``last`` = this run dir's ``checkpoints/last.ckpt`` (default when resuming)."""
+    ckpt = cfg.ckpt_path if cfg.ckpt_path is not None else ("last" if cfg.resume else None)
+    if ckpt is None:
+        return None
+    path = output_dir / "checkpoints" / "last.ckpt" if ckpt == "last" else Path(ckpt)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={ckpt}: no checkpoint at {path}")
+    return str(path)
+
+
+def _collect_metrics(results: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``[{"test/Set5/psnr_y": …}, …]`` → ``{"Set5": {"psnr_y": …, "bicubic_psnr_y": …}}``."""
+    metrics: dict[str, dict[str, float]] = {}
+    for result in results:
+        for key, value in result.items():
+            _, set_name, metric = key.split("/", 2)
+            metrics.setdefault(set_name, {})[metric] = float(value)
+    return metrics
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir."""
+    start = time.time()
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    render_config_tree(cfg, save_to=output_dir / "config_tree.log")
+    rich_print_tree = __import__("rich").print
+    rich_print_tree(render_config_tree(cfg))
+    L.seed_everything(cfg.seed, workers=True)
+    spec = model_spec(cfg)
+
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    module = SRModule(
+        net=spec, scale=cfg.scale, val_names=datamodule.val_names, test_names=datamodule.test_names,
+        optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True), loss=cfg.loss,
+        eval=OmegaConf.to_container(cfg.eval, resolve=True), macs_input=list(cfg.macs_input),
+        log_images=cfg.log_images,
+    )
+    log.info("model %s: %.3fM params, %.2fG MACs at LR %s", cfg.model.name, module.n_params / 1e6, module.macs / 1e9, list(cfg.macs_input))
+    identity = _run_identity(cfg, output_dir)
+    loggers = _loggers(cfg, identity)
+    try:
+        for lg in loggers:
+            lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "choices": _choices(),
+                                "params": module.n_params, "macs": module.macs})
+        trainer: L.Trainer = hydra.utils.instantiate(
+            cfg.trainer, callbacks=_callbacks(cfg, datamodule.val_names[0]), logger=loggers or False,
+            plugins=[AtomicCheckpointIO()], default_root_dir=str(output_dir),
+        )
+        train_time, steps = 0.0, 0
+        if cfg.mode == "train":
+            t0 = time.time()
+            trainer.fit(module, datamodule=datamodule, ckpt_path=_resolve_ckpt(cfg, output_dir))
+            train_time, steps = time.time() - t0, trainer.global_step
+            # After fit, EMAWeightAveraging has copied the averaged weights into the module.
+            atomic_torch_save({"params_ema": module.net.state_dict()}, output_dir / "net_ema.pth")
+        elif cfg.mode == "test":
+            if cfg.weights is None:
+                raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
+            load_weights(module.net, cfg.weights)
+        else:
+            raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
+        results = trainer.test(module, datamodule=datamodule, verbose=False)
+        summary = {
+            "run_dir": str(output_dir), "mode": cfg.mode, "choices": _choices(),
+            "config": OmegaConf.to_container(cfg, resolve=True), "model_spec": spec,
+            "params": module.n_params, "macs": module.macs, "macs_input": list(cfg.macs_input),
+            "metrics": _collect_metrics(results), "train_time_s": train_time, "steps": steps,
+            "steps_per_s": steps / train_time if train_time else None, "wall_time_s": time.time() - start,
+            "wandb": identity, "git": git_state(Path(cfg.paths.root_dir)), "versions": package_versions(),
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        }
+        write_summary(output_dir / "summary.json", summary)
+        return summary
+    finally:
+        if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+            import wandb
+
+            wandb.finish()
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` atomically (temp file + rename)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    tmp.replace(path)

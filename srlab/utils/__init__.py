@@ -1,0 +1,1 @@
+"""Run bookkeeping: config trees, environment facts (git SHA, package versions), summary files."""
