@@ -1,0 +1,13 @@
+"""Sparse attention products for srlab (imports nothing from ``srlab``).
+
+``smm_qk(q, k, idx)`` computes similarities only at selected keys and ``smm_av(a, v, idx)`` aggregates
+values only there; ``smm_scatter`` is their shared transpose (the key/value gradients). ``idx`` is int32
+(B, N, K); all three are ``torch.library`` custom ops (``srlab::…``) with fake implementations, autograd
+and FLOP formulas, running the backend chosen in :mod:`srlab_kernels.backend` (``auto`` | ``torch`` |
+``cupy``). :mod:`srlab_kernels.reference` is the pure-PyTorch oracle.
+"""
+
+from srlab_kernels.backend import get_backend, set_backend
+from srlab_kernels.ops import smm_av, smm_qk, smm_scatter
+
+__all__ = ["get_backend", "set_backend", "smm_av", "smm_qk", "smm_scatter"]
