@@ -26,17 +26,32 @@ from srlab.nets.keep import resolve_keep
 from srlab.nets.weights import load_weights
 from srlab.utils.config_tree import render_config_tree
 from srlab.utils.provenance import git_state, package_versions
+from srlab.utils.resolvers import register_resolvers
 
 log = logging.getLogger("srlab")
 
 WANDB_ID_FILE = "wandb_run_id.txt"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The job config ``run.py`` would compose for ``overrides``, outside a run (for ``srlab`` commands)."""
+    from hydra import compose, initialize_config_dir
+
+    if not (CONF_DIR / "config.yaml").is_file():
+        raise FileNotFoundError(f"srlab's configs are not at {CONF_DIR}: run from a clone of the repository")
+    register_resolvers()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="srlab"):
+        return compose("config", overrides=overrides)
 
 
 def model_spec(cfg: DictConfig) -> dict[str, Any]:
     """The network spec: the preset's ``model.net`` with the top-level knobs (scale, window, attn, K^l, α, γ)."""
     model = cfg.model
     if cfg.scale not in model.scales:
-        raise ValueError(f"scale={cfg.scale} is not supported by model={model.name}: allowed {list(model.scales)}")
+        raise ValueError(
+            f"scale={cfg.scale} is not supported by model={model.name}: allowed {list(model.scales)}"
+        )
     if cfg.overlap is not None and cfg.overlap < 0:
         raise ValueError(f"overlap={cfg.overlap}: must be ≥ 0, or null for no OCAB")
     if cfg.ca_weight < 0:
@@ -46,8 +61,16 @@ def model_spec(cfg: DictConfig) -> dict[str, Any]:
     net = OmegaConf.to_container(model.net, resolve=True)
     keep = resolve_keep(OmegaConf.to_container(cfg.keep, resolve=True), cfg.window**2, list(net["depths"]))
     attn = OmegaConf.to_container(cfg.attn, resolve=True)
-    return {"arch": model.arch, **net, "scale": cfg.scale, "window_size": cfg.window, "attn": attn, "keep": keep,
-            "ca_weight": float(cfg.ca_weight), "overlap": cfg.overlap}
+    return {
+        "arch": model.arch,
+        **net,
+        "scale": cfg.scale,
+        "window_size": cfg.window,
+        "attn": attn,
+        "keep": keep,
+        "ca_weight": float(cfg.ca_weight),
+        "overlap": cfg.overlap,
+    }
 
 
 def _choices() -> dict[str, str | None]:
@@ -76,7 +99,11 @@ def new_run_id() -> str:
 def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():
-        extra = {"group": identity["group"], "name": identity["name"], "id": identity["id"], "resume": "allow"} if name == "wandb" else {}
+        extra = (
+            {"group": identity["group"], "name": identity["name"], "id": identity["id"], "resume": "allow"}
+            if name == "wandb"
+            else {}
+        )
         loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 
@@ -84,7 +111,11 @@ def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
 def _callbacks(cfg: DictConfig, first_val: str) -> list[L.Callback]:
     callbacks = []
     for name, node in (cfg.get("callbacks") or {}).items():
-        extra = {"monitor": f"val/{first_val}/psnr_y"} if name == "model_checkpoint" and node.get("monitor") is None else {}
+        extra = (
+            {"monitor": f"val/{first_val}/psnr_y"}
+            if name == "model_checkpoint" and node.get("monitor") is None
+            else {}
+        )
         callbacks.append(hydra.utils.instantiate(node, **extra))
     return callbacks
 
@@ -122,22 +153,42 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     module = SRModule(
-        net=spec, scale=cfg.scale, val_names=datamodule.val_names, test_names=datamodule.test_names,
+        net=spec,
+        scale=cfg.scale,
+        val_names=datamodule.val_names,
+        test_names=datamodule.test_names,
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
-        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True), loss=cfg.loss,
-        eval=OmegaConf.to_container(cfg.eval, resolve=True), macs_input=list(cfg.macs_input),
+        scheduler=OmegaConf.to_container(cfg.scheduler, resolve=True),
+        loss=cfg.loss,
+        eval=OmegaConf.to_container(cfg.eval, resolve=True),
+        macs_input=list(cfg.macs_input),
         log_images=cfg.log_images,
     )
-    log.info("model %s: %.3fM params, %.2fG MACs at LR %s", cfg.model.name, module.n_params / 1e6, module.macs / 1e9, list(cfg.macs_input))
+    log.info(
+        "model %s: %.3fM params, %.2fG MACs at LR %s",
+        cfg.model.name,
+        module.n_params / 1e6,
+        module.macs / 1e9,
+        list(cfg.macs_input),
+    )
     identity = _run_identity(cfg, output_dir)
     loggers = _loggers(cfg, identity)
     try:
         for lg in loggers:
-            lg.log_hyperparams({**OmegaConf.to_container(cfg, resolve=True), "choices": _choices(),
-                                "params": module.n_params, "macs": module.macs})
+            lg.log_hyperparams(
+                {
+                    **OmegaConf.to_container(cfg, resolve=True),
+                    "choices": _choices(),
+                    "params": module.n_params,
+                    "macs": module.macs,
+                }
+            )
         trainer: L.Trainer = hydra.utils.instantiate(
-            cfg.trainer, callbacks=_callbacks(cfg, datamodule.val_names[0]), logger=loggers or False,
-            plugins=[AtomicCheckpointIO()], default_root_dir=str(output_dir),
+            cfg.trainer,
+            callbacks=_callbacks(cfg, datamodule.val_names[0]),
+            logger=loggers or False,
+            plugins=[AtomicCheckpointIO()],
+            default_root_dir=str(output_dir),
         )
         train_time, steps = 0.0, 0
         if cfg.mode == "train":
@@ -154,12 +205,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)
         summary = {
-            "run_dir": str(output_dir), "mode": cfg.mode, "choices": _choices(),
-            "config": OmegaConf.to_container(cfg, resolve=True), "model_spec": spec,
-            "params": module.n_params, "macs": module.macs, "macs_input": list(cfg.macs_input),
-            "metrics": _collect_metrics(results), "train_time_s": train_time, "steps": steps,
-            "steps_per_s": steps / train_time if train_time else None, "wall_time_s": time.time() - start,
-            "wandb": identity, "git": git_state(Path(cfg.paths.root_dir)), "versions": package_versions(),
+            "run_dir": str(output_dir),
+            "mode": cfg.mode,
+            "choices": _choices(),
+            "config": OmegaConf.to_container(cfg, resolve=True),
+            "model_spec": spec,
+            "params": module.n_params,
+            "macs": module.macs,
+            "macs_input": list(cfg.macs_input),
+            "sparsity": {
+                "kept": module.cost.kept,
+                "similarities": module.cost.similarities,
+                "similarity_macs": module.cost.similarity_macs,
+                "similarity_fraction": module.cost.similarity_fraction,
+            },
+            "metrics": _collect_metrics(results),
+            "train_time_s": train_time,
+            "steps": steps,
+            "steps_per_s": steps / train_time if train_time else None,
+            "wall_time_s": time.time() - start,
+            "wandb": identity,
+            "git": git_state(Path(cfg.paths.root_dir)),
+            "versions": package_versions(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         }
         write_summary(output_dir / "summary.json", summary)

@@ -19,7 +19,7 @@ from srlab.data.imresize import imresize
 from srlab.lit.inference import super_resolve
 from srlab.lit.schedule import WarmupMultiStep
 from srlab.metrics import PSNRY, SSIMY
-from srlab.nets import build_net, count_params, net_macs
+from srlab.nets import build_net, count_params, net_cost
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
@@ -64,7 +64,13 @@ class SRModule(L.LightningModule):
         self.net = build_net(net)
         self.scale = scale
         self.loss_fn = LOSSES[loss]
-        self.eval_opts = {"tile": None, "tile_overlap": 32, "self_ensemble": False, "crop_border": None, **(eval or {})}
+        self.eval_opts = {
+            "tile": None,
+            "tile_overlap": 32,
+            "self_ensemble": False,
+            "crop_border": None,
+            **(eval or {}),
+        }
         crop = self.eval_opts["crop_border"]
         crop = scale if crop is None else crop
         self.val_names, self.test_names = list(val_names), list(test_names or val_names)
@@ -73,7 +79,8 @@ class SRModule(L.LightningModule):
         self.test_metrics = nn.ModuleDict({n: _set_metrics(crop) for n in self.test_names})
         self.test_bicubic = nn.ModuleDict({n: _set_metrics(crop) for n in self.test_names})
         self.n_params = count_params(self.net)
-        self.macs = net_macs(net, tuple(macs_input))
+        self.cost = net_cost(net, tuple(macs_input))
+        self.macs = self.cost.macs
         self._images: list[dict[str, torch.Tensor]] = []
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
@@ -85,17 +92,24 @@ class SRModule(L.LightningModule):
         return super_resolve(self.net, lr, self.scale, o["tile"], o["tile_overlap"], o["self_ensemble"])
 
     def on_fit_start(self) -> None:
-        """Put the size of the network into every logger's metrics (W&B charts, CSV)."""
+        """Put the size and attention sparsity of the network into every logger's metrics (W&B, CSV)."""
         if self.trainer.is_global_zero:
+            stats = {"model/params": float(self.n_params), "model/macs": float(self.macs)}
+            stats.update({f"sparsity/kept/layer{i}": float(k) for i, k in enumerate(self.cost.kept)})
+            if self.cost.similarity_fraction is not None:
+                stats["sparsity/similarity_fraction"] = self.cost.similarity_fraction
+                stats["model/similarity_macs"] = float(self.cost.similarity_macs)
             for logger in self.loggers:
-                logger.log_metrics({"model/params": float(self.n_params), "model/macs": float(self.macs)}, step=0)
+                logger.log_metrics(stats, step=0)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self.loss_fn(self.net(batch["lr"]), batch["hr"])
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def _evaluate(self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection) -> torch.Tensor:
+    def _evaluate(
+        self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection
+    ) -> torch.Tensor:
         sr = self.super_resolve(batch["lr"])
         metrics.update(sr, batch["hr"])
         bicubic.update(imresize(batch["lr"], self.scale), batch["hr"])
@@ -109,7 +123,9 @@ class SRModule(L.LightningModule):
         for key, metric in self.val_bicubic[name].items():
             self.log(f"val/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
         if dataloader_idx == 0 and batch_idx < self.hparams.log_images:
-            self._images.append({"lr": batch["lr"][0], "sr": sr[0], "hr": batch["hr"][0], "name": batch["name"][0]})
+            self._images.append(
+                {"lr": batch["lr"][0], "sr": sr[0], "hr": batch["hr"][0], "name": batch["name"][0]}
+            )
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.test_names[dataloader_idx]
@@ -125,21 +141,35 @@ class SRModule(L.LightningModule):
         if not images or log_image is None or self.trainer.sanity_checking:
             return
         crops = [_crop_triplet(im["lr"], im["sr"], im["hr"], self.scale) for im in images]
-        log_image(key="val/crops", images=crops, caption=[f"{im['name']}: bicubic | SR | HR" for im in images],
-                  step=self.global_step)
+        log_image(
+            key="val/crops",
+            images=crops,
+            caption=[f"{im['name']}: bicubic | SR | HR" for im in images],
+            step=self.global_step,
+        )
 
     def configure_optimizers(self) -> dict[str, Any]:
-        opt = {"name": "adam", "lr": 2e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, **(self.hparams.optimizer or {})}
+        opt = {
+            "name": "adam",
+            "lr": 2e-4,
+            "betas": (0.9, 0.99),
+            "weight_decay": 0.0,
+            **(self.hparams.optimizer or {}),
+        }
         name = opt.pop("name")
         if name not in OPTIMIZERS:
             raise ValueError(f"optimizer.name={name!r}: expected one of {sorted(OPTIMIZERS)}")
-        optimizer = OPTIMIZERS[name](self.net.parameters(), lr=opt.pop("lr"), betas=tuple(opt.pop("betas")), **opt)
+        optimizer = OPTIMIZERS[name](
+            self.net.parameters(), lr=opt.pop("lr"), betas=tuple(opt.pop("betas")), **opt
+        )
         factor = WarmupMultiStep(**(self.hparams.scheduler or {}))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
-def _crop_triplet(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, scale: int, size: int = 128) -> torch.Tensor:
+def _crop_triplet(
+    lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor, scale: int, size: int = 128
+) -> torch.Tensor:
     """A centre crop of bicubic | SR | HR side by side, (3, size, 3·size) in [0, 1]."""
     bicubic = imresize(lr, scale)
     h, w = hr.shape[-2:]

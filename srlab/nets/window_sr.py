@@ -149,6 +149,9 @@ class WindowSR(nn.Module):
             raise ValueError(f"keep={keep[:n_layers]}: every K^l must lie in [1, window²={n_tokens}]")
         self.scale, self.window_size, self.img_range, self.pad_mode = scale, window_size, img_range, pad_mode
         self.keep = keep[:n_layers]
+        self.embed_dim = embed_dim
+        # per layer {"similarities", "kept"} per query, as the mixers reported in the last forward
+        self.sparsity: dict[int, dict[str, int]] = {}
         self.upsampler = upsampler
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
 
@@ -204,6 +207,7 @@ class WindowSR(nn.Module):
             if group.residual_group.overlap_attn is not None:
                 t = group.residual_group.overlap_attn(t, h, w)
             t = image_to_tokens(group.conv(tokens_to_image(t, h, w))) + t_in
+        self.sparsity = state.get("sparsity", {})
         return tokens_to_image(self.norm(t), h, w)
 
     def forward(self, x: torch.Tensor, recorder: Any = None) -> torch.Tensor:

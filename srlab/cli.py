@@ -1,0 +1,78 @@
+"""The ``srlab`` command: ``srlab prepare …`` (data sets) and ``srlab flops …`` (params, MACs, sparsity).
+
+``srlab flops`` takes the same ``group=option key=value`` overrides as ``run.py`` plus
+``input=<width>x<height>`` (LR size), e.g. ``srlab flops model=pft_light attn=pfa input=640x360``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: srlab <command> [args]
+
+commands:
+  prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
+  flops     params, MACs and attention sparsity of a config:
+            srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
+"""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"640x360"`` (width × height, as image sizes are written) → (h, w) = (360, 640)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"input={text!r}: expected <width>x<height>, e.g. input=640x360") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"input={text!r}: width and height must be positive")
+    return height, width
+
+
+def flops(argv: list[str]) -> int:
+    """Print params, MACs and per-layer keep/similarity counts of the composed config."""
+    from srlab.nets import build_net, count_params, net_cost
+    from srlab.train import compose_config, model_spec
+
+    size = next((a.split("=", 1)[1] for a in argv if a.startswith("input=")), "64x64")
+    lr_size = parse_size(size)
+    cfg = compose_config([a for a in argv if not a.startswith("input=")])
+    spec = model_spec(cfg)
+    cost = net_cost(spec, lr_size)
+    print(
+        f"model={cfg.model.name} attn={cfg.attn.name} window={cfg.window} scale={cfg.scale} input={size} (w×h, LR)"
+    )
+    print(f"params          {count_params(build_net(spec)):,}")
+    print(f"MACs            {cost.macs / 1e9:,.2f} G")
+    if cost.kept:
+        print(
+            f"similarity MACs {cost.similarity_macs / 1e9:,.3f} G ({cost.similarity_fraction:.3f} of dense)"
+        )
+        print("layer  similarities/query  kept/query")
+        for i, (s, k) in enumerate(zip(cost.similarities, cost.kept, strict=True)):
+            print(f"{i:5d}  {s:18d}  {k:10d}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``srlab <command>``; errors print one line and exit 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "prepare":
+            from srlab.data.prepare import cli
+
+            return cli(rest)
+        if command == "flops":
+            return flops(rest)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"srlab {command}: {err}", file=sys.stderr)
+        return 2
+    print(f"srlab: unknown command {command!r}\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
