@@ -52,6 +52,16 @@ def model_spec(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(
             f"scale={cfg.scale} is not supported by model={model.name}: allowed {list(model.scales)}"
         )
+    if model.arch != "window_sr":  # conv nets (PlainUSR): the window-attention knobs do not apply
+        knobs = {"attn.name": (cfg.attn.name, "dense"), "keep.policy": (cfg.keep.policy, "full"),
+                 "window": (cfg.window, model.default_window), "ca_weight": (cfg.ca_weight, model.default_ca_weight),
+                 "overlap": (cfg.overlap, model.default_overlap)}  # fmt: skip
+        for key, (value, default) in knobs.items():
+            if value != default:
+                raise ValueError(
+                    f"{key}={value} does not apply to model={model.name} (arch {model.arch}, no window attention)"
+                )
+        return {"arch": model.arch, **OmegaConf.to_container(model.net, resolve=True), "scale": cfg.scale}
     if cfg.overlap is not None and cfg.overlap < 0:
         raise ValueError(f"overlap={cfg.overlap}: must be ≥ 0, or null for no OCAB")
     if cfg.ca_weight < 0:
@@ -59,6 +69,7 @@ def model_spec(cfg: DictConfig) -> dict[str, Any]:
     if cfg.window < 1:
         raise ValueError(f"window={cfg.window}: must be a positive integer")
     net = OmegaConf.to_container(model.net, resolve=True)
+    check_window_fits_patch(cfg.window, cfg.data.get("patch_size"), net.get("pad_mode", "reflect"))
     keep = resolve_keep(OmegaConf.to_container(cfg.keep, resolve=True), cfg.window**2, list(net["depths"]))
     attn = OmegaConf.to_container(cfg.attn, resolve=True)
     return {
@@ -71,6 +82,19 @@ def model_spec(cfg: DictConfig) -> dict[str, Any]:
         "ca_weight": float(cfg.ca_weight),
         "overlap": cfg.overlap,
     }
+
+
+def check_window_fits_patch(window: int, patch: int | None, pad_mode: str) -> None:
+    """Training patches are padded to a window multiple; reflect padding needs pad < patch, symmetric ≤."""
+    if patch is None:
+        return
+    pad = (-patch) % window
+    limit = {"reflect": patch - 1, "symmetric": patch}.get(pad_mode, pad)
+    if pad > limit:
+        raise ValueError(
+            f"window={window} cannot be used with data.patch_size={patch}: {pad_mode} padding of a {patch}px patch "
+            f"to a multiple of {window} needs {pad}px; use data.patch_size >= {window} (or a multiple of it)"
+        )
 
 
 def _choices() -> dict[str, str | None]:
