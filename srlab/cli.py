@@ -1,4 +1,4 @@
-"""The ``srlab`` command: ``srlab prepare …`` (data sets) and ``srlab flops …`` (params, MACs, sparsity).
+"""The ``srlab`` command: ``prepare`` (data sets), ``flops`` (params, MACs, sparsity), ``runs`` (run tables).
 
 ``srlab flops`` takes the same ``group=option key=value`` overrides as ``run.py`` plus
 ``input=<width>x<height>`` (LR size), e.g. ``srlab flops model=pft_light attn=pfa input=640x360``.
@@ -14,6 +14,7 @@ commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
+  runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
 """
 
 
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             return cli(rest)
         if command == "flops":
             return flops(rest)
+        if command == "runs":
+            from srlab.runs import load_summaries, runs_table
+
+            if len(rest) != 1:
+                raise ValueError("usage: srlab runs DIR")
+            print(runs_table(load_summaries(rest[0])))
+            return 0
     except (ValueError, FileNotFoundError) as err:
         print(f"srlab {command}: {err}", file=sys.stderr)
         return 2

@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
 from srlab.nets.keep import resolve_keep
-from srlab.nets.weights import load_weights
+from srlab.nets.official import load_official
+from srlab.nets.weights import load_weights, read_state_dict
 from srlab.utils.config_tree import render_config_tree
 from srlab.utils.provenance import git_state, package_versions
 from srlab.utils.resolvers import register_resolvers
@@ -132,9 +133,11 @@ def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
     return loggers
 
 
-def _callbacks(cfg: DictConfig, first_val: str) -> list[L.Callback]:
+def _callbacks(cfg: DictConfig, first_val: str, has_logger: bool) -> list[L.Callback]:
     callbacks = []
     for name, node in (cfg.get("callbacks") or {}).items():
+        if name == "lr_monitor" and not has_logger:
+            continue  # Lightning's LearningRateMonitor refuses to run without a logger (logger=none)
         extra = (
             {"monitor": f"val/{first_val}/psnr_y"}
             if name == "model_checkpoint" and node.get("monitor") is None
@@ -142,6 +145,25 @@ def _callbacks(cfg: DictConfig, first_val: str) -> list[L.Callback]:
         )
         callbacks.append(hydra.utils.instantiate(node, **extra))
     return callbacks
+
+
+def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
+    """Load srlab's own weights, or an official PFT/HAT/SwinIR/PlainUSR checkpoint mapped to srlab's layout.
+
+    The configured preset must be the checkpoint's network: any difference is an error naming the keys.
+    """
+    state = read_state_dict(path)
+    try:
+        load_weights(net, state)
+    except ValueError as own_layout:
+        try:
+            official = load_official(state, scale=scale)
+        except ValueError as err:
+            raise ValueError(
+                f"weights={path}: neither srlab's layout ({own_layout}) nor an official one ({err})"
+            ) from None
+        log.info("weights=%s: official checkpoint, mapped to srlab's layout", path)
+        load_weights(net, official.state_dict())
 
 
 def _resolve_ckpt(cfg: DictConfig, output_dir: Path) -> str | None:
@@ -209,7 +231,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             )
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer,
-            callbacks=_callbacks(cfg, datamodule.val_names[0]),
+            callbacks=_callbacks(cfg, datamodule.val_names[0], bool(loggers)),
             logger=loggers or False,
             plugins=[AtomicCheckpointIO()],
             default_root_dir=str(output_dir),
@@ -224,7 +246,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         elif cfg.mode == "test":
             if cfg.weights is None:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
-            load_weights(module.net, cfg.weights)
+            load_any_weights(module.net, cfg.weights, cfg.scale)
         else:
             raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)

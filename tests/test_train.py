@@ -84,7 +84,7 @@ def test_exported_ema_weights_load_and_reproduce_test_metrics(trained: Path, dat
 
 def test_resume_continues_the_same_run(tmp_path: Path, data_dir: Path):
     run_dir = tmp_path / "job"
-    run_py("debug=fast", "trainer.max_steps=2", f"hydra.run.dir={run_dir}", data_dir=data_dir)
+    run_py("debug=fast", "trainer.max_steps=2", "logger=none", f"hydra.run.dir={run_dir}", data_dir=data_dir)
     first_id = (run_dir / "wandb_run_id.txt").read_text()
     run_py("debug=fast", "trainer.max_steps=4", f"resume={run_dir}", data_dir=data_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
