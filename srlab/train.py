@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import string
 import time
@@ -124,11 +125,17 @@ def new_run_id() -> str:
 def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
     loggers = []
     for name, node in (cfg.get("logger") or {}).items():
-        extra = (
-            {"group": identity["group"], "name": identity["name"], "id": identity["id"], "resume": "allow"}
-            if name == "wandb"
-            else {}
-        )
+        extra: dict[str, Any] = {}
+        if name == "wandb":  # offline: null → offline unless the environment says WANDB_MODE=online
+            offline = node.get("offline")
+            offline = os.environ.get("WANDB_MODE", "offline") != "online" if offline is None else offline
+            extra = {
+                "group": identity["group"],
+                "name": identity["name"],
+                "id": identity["id"],
+                "resume": "allow",
+                "offline": offline,
+            }
         loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 

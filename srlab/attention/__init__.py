@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 from srlab.attention.base import AttentionContext, TokenMixer, WindowAttention
+from srlab.attention.capture import capture, locate
 from srlab.attention.registry import available, build, get, register
 
 _INFRASTRUCTURE = {"base", "registry", "window", "capture"}
@@ -17,4 +18,4 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["AttentionContext", "TokenMixer", "WindowAttention", "available", "build", "get", "register"]
+__all__ = ["AttentionContext", "TokenMixer", "WindowAttention", "available", "build", "capture", "get", "locate", "register"]

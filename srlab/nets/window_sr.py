@@ -152,6 +152,7 @@ class WindowSR(nn.Module):
         self.embed_dim = embed_dim
         # per layer {"similarities", "kept"} per query, as the mixers reported in the last forward
         self.sparsity: dict[int, dict[str, int]] = {}
+        self.recorder: Any = None  # set by srlab.attention.capture while attention maps are being kept
         self.upsampler = upsampler
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
 
@@ -217,7 +218,7 @@ class WindowSR(nn.Module):
         mean = self.mean.to(x.dtype)
         x = (x - mean) * self.img_range
         f0 = self.conv_first(x)
-        y = self.conv_after_body(self.forward_features(f0, recorder)) + f0
+        y = self.conv_after_body(self.forward_features(f0, recorder or self.recorder)) + f0
         if self.upsampler == "pixelshuffle":
             y = self.conv_last(self.upsample(self.conv_before_upsample(y)))
         else:
