@@ -8,6 +8,8 @@ differentiation, so every backward is written with the ops themselves and double
 - smm_av(a, v, I):  da = smm_qk(g, v, I),       dv = smm_scatter(a, g, I, M)
 - smm_scatter(w, x, I, M):  dw = smm_qk(x, g, I),  dx = smm_av(w, g, I)
 
+Under autocast (CUDA or CPU) the floating inputs are cast to the autocast dtype, as for a matmul.
+
 FLOP formulas make :class:`torch.utils.flop_counter.FlopCounterMode` count 2·B·N·K·d for each op: the
 multiply-adds at the indices actually touched, which is how srlab counts PFA's MACs the way PFT does.
 """
@@ -26,21 +28,21 @@ from srlab_kernels import backend, reference
 def smm_qk(q: torch.Tensor, k: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """out[b, n, j] = q[b, n] · k[b, idx[b, n, j]]; q (B, N, d), k (B, M, d), idx int32 (B, N, K) → (B, N, K)."""
     reference.check_qk(q, k, idx)
-    return backend.implementation(q.device).smm_qk(q, k, idx)
+    return backend.dispatch("smm_qk", q.device, q, k, idx)
 
 
 @torch.library.custom_op("srlab::smm_av", mutates_args=())
 def smm_av(a: torch.Tensor, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """out[b, n] = Σ_j a[b, n, j] · v[b, idx[b, n, j]]; a (B, N, K), v (B, M, d), idx int32 (B, N, K) → (B, N, d)."""
     reference.check_av(a, v, idx)
-    return backend.implementation(a.device).smm_av(a, v, idx)
+    return backend.dispatch("smm_av", a.device, a, v, idx)
 
 
 @torch.library.custom_op("srlab::smm_scatter", mutates_args=())
 def smm_scatter(w: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, m: int) -> torch.Tensor:
     """out[b, m'] = Σ_{idx[b, n, j] = m'} w[b, n, j] · x[b, n]; w (B, N, K), x (B, N, d) → (B, m, d)."""
     reference.check_scatter(w, x, idx, m)
-    return backend.implementation(w.device).smm_scatter(w, x, idx, m)
+    return backend.dispatch("smm_scatter", w.device, w, x, idx, m)
 
 
 @smm_qk.register_fake
@@ -91,6 +93,26 @@ def _smm_scatter_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | 
 smm_qk.register_autograd(_smm_qk_backward, setup_context=_save_inputs)
 smm_av.register_autograd(_smm_av_backward, setup_context=_save_inputs)
 smm_scatter.register_autograd(_smm_scatter_backward, setup_context=_save_inputs)
+
+
+_autocast_lib = torch.library.Library("srlab", "IMPL")
+
+
+def _register_autocast(name: str, op: Any, device_type: str) -> None:
+    """Under autocast, run ``op`` on its floating inputs cast to the autocast dtype (matmul's policy)."""
+
+    def kernel(*args: Any) -> torch.Tensor:
+        dtype = torch.get_autocast_dtype(device_type)
+        cast = [a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args]
+        with torch.autocast(device_type, enabled=False):
+            return op(*cast)
+
+    _autocast_lib.impl(name, kernel, "Autocast" + device_type.upper())
+
+
+for _name, _op in (("smm_qk", smm_qk), ("smm_av", smm_av), ("smm_scatter", smm_scatter)):
+    for _device_type in ("cuda", "cpu"):
+        _register_autocast(_name, _op, _device_type)
 
 
 @register_flop_formula(torch.ops.srlab.smm_qk)
