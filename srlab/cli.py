@@ -14,6 +14,7 @@ commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
+  table     a paper table, the paper's values beside ours (srlab table --help)
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
 """
 
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             return cli(rest)
         if command == "flops":
             return flops(rest)
+        if command == "table":
+            from srlab.tables.cli import table
+
+            return table(rest)
         if command == "runs":
             from srlab.runs import load_summaries, runs_table
 

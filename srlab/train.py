@@ -22,7 +22,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+import srlab_kernels
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
+from srlab.lit.staged import init_from
 from srlab.nets.keep import resolve_keep
 from srlab.nets.official import load_official
 from srlab.nets.weights import load_weights, read_state_dict
@@ -202,6 +204,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     rich_print_tree = __import__("rich").print
     rich_print_tree(render_config_tree(cfg))
     L.seed_everything(cfg.seed, workers=True)
+    srlab_kernels.set_backend(cfg.kernels.backend)
+    srlab_kernels.set_deterministic(cfg.kernels.deterministic)
     spec = model_spec(cfg)
 
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
@@ -217,6 +221,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         macs_input=list(cfg.macs_input),
         log_images=cfg.log_images,
     )
+    if cfg.get("init_from"):  # staged training: all weights but the scale-specific upsampler
+        init_from(module.net, cfg.init_from)
     log.info(
         "model %s: %.3fM params, %.2fG MACs at LR %s",
         cfg.model.name,

@@ -1,0 +1,51 @@
+"""Channel attention (``channel``) as a token mixer: RCAN's squeeze-and-excitation gate, then a Linear C→C.
+
+out = proj(x · σ(W₂ ReLU(W₁ avgpool(x)))), W₁: C→C/r, W₂: C/r→C (1×1 convs with bias). It mixes information
+across the whole image through the pooled statistics, but no token attends to another token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from srlab.attention.base import AttentionContext, TokenMixer
+from srlab.attention.registry import register
+
+
+@register("channel")
+class ChannelAttentionMixer(TokenMixer):
+    """Squeeze-and-excitation channel gate + output projection ``proj`` (keys ``gate.1``, ``gate.3``, ``proj``).
+
+    Args:
+        dim: channels C. squeeze: reduction r of the gate (YAML ``squeeze``; C/r floored at 1).
+        num_heads, window_size, qkv_bias, rpb, lepe_kernel: passed to every mixer; accepted and ignored.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        squeeze: int = 16,
+        *,
+        num_heads: int | None = None,
+        window_size: int | None = None,
+        qkv_bias: bool = True,
+        rpb: str = "per_head",
+        lepe_kernel: int | None = None,
+    ) -> None:
+        super().__init__()
+        hidden = max(1, dim // squeeze)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(dim, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, dim, 1),
+            nn.Sigmoid(),
+        )
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        """(B, H, W, C) → (B, H, W, C); reports 0 similarities computed and 0 kept (no token pairs)."""
+        ctx.report(similarities=0, kept=0)
+        weights = self.gate(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.proj(x * weights)
