@@ -23,7 +23,9 @@ def spec_for(*overrides: str) -> dict:
 @pytest.mark.parametrize("group", ["data", "trainer", "logger", "callbacks", "keep", "debug"])
 def test_every_option_of_a_group_composes(group):
     for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
-        extra = {"list": ["keep.values=[64,64,16,16,8,8]"], "ratio": ["keep.ratios=[1,0.5,0.25]"]}.get(option, [])
+        extra = {"list": ["keep.values=[64,64,16,16,8,8]"], "ratio": ["keep.ratios=[1,0.5,0.25]"]}.get(
+            option, []
+        )
         cfg = compose_config([f"{group}={option}", *extra])
         if group == "keep":
             assert len(model_spec(cfg)["keep"]) == 6
@@ -32,7 +34,9 @@ def test_every_option_of_a_group_composes(group):
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("attn", ATTNS)
 def test_every_attention_composes_with_every_preset(model, attn):
-    cfg = compose_config([f"model={model}", f"attn={attn}", f"scale={compose_config([f'model={model}']).model.scales[0]}"])
+    cfg = compose_config(
+        [f"model={model}", f"attn={attn}", f"scale={compose_config([f'model={model}']).model.scales[0]}"]
+    )
     if cfg.model.arch != "window_sr" and attn != "dense":
         with pytest.raises(ValueError, match=f"attn.name={attn} does not apply to model={model}"):
             model_spec(cfg)
@@ -75,7 +79,10 @@ def test_every_attention_trains_a_step_on_every_preset(model, attn):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["keep=list", "keep.values=[64,64]"], r"keep.values=\[64, 64\] has 2 entries but the network has 6 layers"),
+        (
+            ["keep=list", "keep.values=[64,64]"],
+            r"keep.values=\[64, 64\] has 2 entries but the network has 6 layers",
+        ),
         (["keep=list", "keep.values=[64,64,65,64,64,64]"], r"K\^l=65 is outside \[1, window²=64\]"),
         (["keep=ratio", "keep.ratios=[1,0.5]"], "keep.ratios"),
         (["overlap=-0.5"], r"overlap=-0\.5: must be ≥ 0"),
@@ -90,5 +97,5 @@ def test_bad_knobs_fail_at_compose_time_naming_key_and_value(overrides, message)
 
 
 def test_unknown_attention_lists_the_options():
-    with pytest.raises(ConfigCompositionException, match="(?s)attn/bogus.*Available options"):
+    with pytest.raises(ConfigCompositionException, match=r"(?s)attn/bogus.*Available options"):
         compose_config(["attn=bogus"])

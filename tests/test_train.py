@@ -123,3 +123,64 @@ def test_multirun_gives_one_summary_and_one_wandb_run_per_job(tmp_path: Path, da
     for job, summary in zip(jobs, summaries, strict=True):
         runs = list((job / "wandb").glob("offline-run-*"))
         assert len(runs) == 1 and runs[0].name.endswith(summary["wandb"]["id"])
+
+
+def _sweep(tmp_path: Path, data_dir: Path, *overrides: str) -> list[dict]:
+    run_py(
+        "-m",
+        *overrides,
+        "debug=fast",
+        "logger=csv",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        data_dir=data_dir,
+        cwd=tmp_path,
+    )
+    jobs = sorted((p for p in (tmp_path / "sweep").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [json.loads((job / "summary.json").read_text()) for job in jobs]
+
+
+@pytest.mark.slow
+def test_attention_by_window_sweep_reports_pfa_savings(tmp_path: Path, data_dir: Path):
+    summaries = _sweep(tmp_path, data_dir, "attn=pfa,topk,dense", "window=16,32")
+    assert len(summaries) == 6
+    by_job = {(s["choices"]["attn"], s["config"]["window"]): s for s in summaries}
+    for window in (16, 32):
+        pfa, dense, topk = (by_job[(a, window)] for a in ("pfa", "dense", "topk"))
+        assert pfa["sparsity"]["similarity_macs"] < dense["sparsity"]["similarity_macs"]
+        assert topk["sparsity"]["similarity_macs"] == dense["sparsity"]["similarity_macs"]
+        assert pfa["sparsity"]["kept"][-1] < window * window == dense["sparsity"]["kept"][-1]
+        assert pfa["macs"] < dense["macs"] and all(
+            "psnr_y" in s["metrics"]["samples"] for s in (pfa, dense, topk)
+        )
+
+
+@pytest.mark.slow
+def test_every_other_mechanism_and_hat_knob_trains_and_evaluates(tmp_path: Path, data_dir: Path):
+    summaries = _sweep(tmp_path, data_dir, "attn=assa,ssa,dsa,lia")
+    summaries += _sweep(tmp_path / "hat", data_dir, "ca_weight=0.01", "overlap=0.5")
+    assert [s["choices"]["attn"] for s in summaries] == ["assa", "ssa", "dsa", "lia", "dense"]
+    assert summaries[-1]["config"]["ca_weight"] == 0.01 and summaries[-1]["config"]["overlap"] == 0.5
+    for s in summaries:
+        assert s["steps"] == 4 and s["metrics"]["samples"]["psnr_y"] > 0
+
+
+def test_mode_test_evaluates_an_official_checkpoint(tmp_path: Path, data_dir: Path):
+    from srlab.nets.official import export_official
+    from srlab.train import compose_config, model_spec
+
+    torch.manual_seed(0)
+    net = build_net(model_spec(compose_config(["model=pft_light", "scale=2"])))
+    path = tmp_path / "101_PFT_light_SRx2_scratch.pth"
+    torch.save({"params_ema": export_official(net, "pft_light")}, path)
+    run_py(
+        "mode=test",
+        "model=pft_light",
+        "scale=2",
+        f"weights={path}",
+        "logger=csv",
+        f"hydra.run.dir={tmp_path / 'job'}",
+        data_dir=data_dir,
+    )
+    summary = json.loads((tmp_path / "job" / "summary.json").read_text())
+    assert summary["mode"] == "test" and summary["params"] == 775_532
+    assert summary["metrics"]["samples"]["psnr_y"] > 0

@@ -18,4 +18,14 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _INFRASTRUCTURE:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["AttentionContext", "TokenMixer", "WindowAttention", "available", "build", "capture", "get", "locate", "register"]
+__all__ = [
+    "AttentionContext",
+    "TokenMixer",
+    "WindowAttention",
+    "available",
+    "build",
+    "capture",
+    "get",
+    "locate",
+    "register",
+]

@@ -38,7 +38,10 @@ class AttentionContext:
 
         Every mechanism calls this once per forward; :func:`srlab.attention.sparsity` reads it back.
         """
-        self.state.setdefault("sparsity", {})[self.layer] = {"similarities": int(similarities), "kept": int(kept)}
+        self.state.setdefault("sparsity", {})[self.layer] = {
+            "similarities": int(similarities),
+            "kept": int(kept),
+        }
 
     def record(self, attn: torch.Tensor) -> None:
         """Hand this layer's attention (B·nW, heads, N, N) to the capture recorder, if one is active."""
@@ -98,7 +101,9 @@ class WindowAttention(TokenMixer):
         ncol = num_heads if rpb == "per_head" else 1
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, ncol))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        self.register_buffer("relative_position_index", relative_position_index(window_size), persistent=False)
+        self.register_buffer(
+            "relative_position_index", relative_position_index(window_size), persistent=False
+        )
         self.lepe = DepthwiseConvGELU(dim, lepe_kernel) if lepe_kernel else None
         self.proj = nn.Linear(dim, dim)
 

@@ -15,7 +15,9 @@ def register(name: str) -> Callable[[type[nn.Module]], type[nn.Module]]:
 
     def add(cls: type[nn.Module]) -> type[nn.Module]:
         if name in _MIXERS:
-            raise ValueError(f"attention {name!r} is registered twice ({_MIXERS[name].__name__}, {cls.__name__})")
+            raise ValueError(
+                f"attention {name!r} is registered twice ({_MIXERS[name].__name__}, {cls.__name__})"
+            )
         _MIXERS[name] = cls
         return cls
 

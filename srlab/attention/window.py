@@ -61,7 +61,9 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str) -> torch.Tensor:
         return x
     if mode == "symmetric":
         if ph > h or pw > w:
-            raise ValueError(f"symmetric padding of a {h}x{w} input to a multiple of {multiple} needs pad ≤ size")
+            raise ValueError(
+                f"symmetric padding of a {h}x{w} input to a multiple of {multiple} needs pad ≤ size"
+            )
         x = torch.cat([x, x.flip(-2)[..., :ph, :]], dim=-2)
         return torch.cat([x, x.flip(-1)[..., :pw]], dim=-1)
     if mode == "reflect" and (ph >= h or pw >= w):

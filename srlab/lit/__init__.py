@@ -6,4 +6,14 @@ from srlab.lit.inference import self_ensemble, super_resolve, tiled_forward
 from srlab.lit.module import SRModule
 from srlab.lit.schedule import WarmupMultiStep
 
-__all__ = ["EMA", "AtomicCheckpointIO", "SRModule", "WarmupEMA", "WarmupMultiStep", "atomic_torch_save", "self_ensemble", "super_resolve", "tiled_forward"]
+__all__ = [
+    "EMA",
+    "AtomicCheckpointIO",
+    "SRModule",
+    "WarmupEMA",
+    "WarmupMultiStep",
+    "atomic_torch_save",
+    "self_ensemble",
+    "super_resolve",
+    "tiled_forward",
+]

@@ -38,5 +38,7 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoint IO whose saves go through :func:`atomic_torch_save`."""
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike[str], storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike[str], storage_options: Any = None
+    ) -> None:
         atomic_torch_save(checkpoint, path)

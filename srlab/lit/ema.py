@@ -22,7 +22,9 @@ class WarmupEMA:
             raise ValueError(f"ema decay={decay}: must be in [0, 1)")
         self.decay = decay
 
-    def __call__(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor | int) -> torch.Tensor:
+    def __call__(
+        self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor | int
+    ) -> torch.Tensor:
         n = float(num_averaged)
         d = min(self.decay, (1.0 + n) / (10.0 + n))
         return averaged * d + current * (1.0 - d)

@@ -31,7 +31,10 @@ def tiled_forward(fn: Forward, lr: torch.Tensor, scale: int, tile: int, overlap:
     for top in _tile_starts(h, tile, tile - overlap):
         for left in _tile_starts(w, tile, tile - overlap):
             patch = fn(lr[..., top : top + tile, left : left + tile])
-            ys, xs = slice(top * scale, top * scale + patch.shape[-2]), slice(left * scale, left * scale + patch.shape[-1])
+            ys, xs = (
+                slice(top * scale, top * scale + patch.shape[-2]),
+                slice(left * scale, left * scale + patch.shape[-1]),
+            )
             out[..., ys, xs] += patch
             weight[..., ys, xs] += 1
     return out / weight
@@ -51,7 +54,12 @@ def self_ensemble(fn: Forward, lr: torch.Tensor) -> torch.Tensor:
 
 
 def super_resolve(
-    fn: Forward, lr: torch.Tensor, scale: int, tile: int | None = None, tile_overlap: int = 32, ensemble: bool = False
+    fn: Forward,
+    lr: torch.Tensor,
+    scale: int,
+    tile: int | None = None,
+    tile_overlap: int = 32,
+    ensemble: bool = False,
 ) -> torch.Tensor:
     """SR of a whole LR batch with the evaluation options of the config (``eval.tile``, ``eval.self_ensemble``)."""
 

@@ -71,7 +71,11 @@ class ChannelAttention(nn.Module):
         super().__init__()
         mid = dim // squeeze_factor
         self.attention = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(dim, mid, 1), nn.ReLU(inplace=True), nn.Conv2d(mid, dim, 1), nn.Sigmoid()
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(dim, mid, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, dim, 1),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,9 @@ class OCAB(nn.Module):
         rows = (self.ws + self.wo - 1) ** 2
         self.relative_position_bias_table = nn.Parameter(torch.zeros(rows, num_heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        self.register_buffer("relative_position_index", overlap_position_index(self.ws, self.wo) % rows, persistent=False)
+        self.register_buffer(
+            "relative_position_index", overlap_position_index(self.ws, self.wo) % rows, persistent=False
+        )
         self.proj = nn.Linear(dim, dim)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))

@@ -164,13 +164,28 @@ class WindowSR(nn.Module):
         for depth, nh in zip(depths, heads, strict=True):
             blocks = []
             for _ in range(depth):
-                mixer = attention.build(mixer_name, dim=embed_dim, num_heads=nh, window_size=window_size,
-                                        qkv_bias=qkv_bias, rpb=rpb, lepe_kernel=ffn_kernel if lepe else None,
-                                        **attn)
+                mixer = attention.build(
+                    mixer_name,
+                    dim=embed_dim,
+                    num_heads=nh,
+                    window_size=window_size,
+                    qkv_bias=qkv_bias,
+                    rpb=rpb,
+                    lepe_kernel=ffn_kernel if lepe else None,
+                    **attn,
+                )
                 blocks.append(
-                    WindowLayer(embed_dim, mixer, mlp_ratio=mlp_ratio, ffn=ffn, ffn_kernel=ffn_kernel,
-                                ca_weight=ca_weight, compress_ratio=compress_ratio,
-                                squeeze_factor=squeeze_factor, drop_path=rates[layer])
+                    WindowLayer(
+                        embed_dim,
+                        mixer,
+                        mlp_ratio=mlp_ratio,
+                        ffn=ffn,
+                        ffn_kernel=ffn_kernel,
+                        ca_weight=ca_weight,
+                        compress_ratio=compress_ratio,
+                        squeeze_factor=squeeze_factor,
+                        drop_path=rates[layer],
+                    )
                 )
                 layer += 1
             ocab = OCAB(embed_dim, window_size, overlap, nh, mlp_ratio) if overlap is not None else None
@@ -179,7 +194,9 @@ class WindowSR(nn.Module):
         self.norm = nn.LayerNorm(embed_dim)
         self.conv_after_body = residual_conv(embed_dim, resi_connection)
         if upsampler == "pixelshuffle":
-            self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, num_feat, 3, padding=1), nn.LeakyReLU(inplace=True))
+            self.conv_before_upsample = nn.Sequential(
+                nn.Conv2d(embed_dim, num_feat, 3, padding=1), nn.LeakyReLU(inplace=True)
+            )
             self.upsample: nn.Module = Upsample(scale, num_feat)
             self.conv_last = nn.Conv2d(num_feat, in_chans, 3, padding=1)
         elif upsampler == "pixelshuffledirect":
@@ -201,8 +218,14 @@ class WindowSR(nn.Module):
             t_in = t
             for i, block in enumerate(group.residual_group.blocks):
                 s = shift if i % 2 else 0
-                ctx = AttentionContext(layer=layer, shift=s, keep=self.keep[layer], mask=mask if s else None,
-                                       state=state, recorder=recorder)
+                ctx = AttentionContext(
+                    layer=layer,
+                    shift=s,
+                    keep=self.keep[layer],
+                    mask=mask if s else None,
+                    state=state,
+                    recorder=recorder,
+                )
                 t = block(t, h, w, ctx)
                 layer += 1
             if group.residual_group.overlap_attn is not None:

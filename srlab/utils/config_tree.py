@@ -13,7 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 FIRST = ("mode", "model", "attn", "keep", "window", "scale", "ca_weight", "overlap", "data", "trainer")
 
 
-def render_config_tree(cfg: DictConfig, order: Sequence[str] = FIRST, save_to: Path | None = None) -> rich.tree.Tree:
+def render_config_tree(
+    cfg: DictConfig, order: Sequence[str] = FIRST, save_to: Path | None = None
+) -> rich.tree.Tree:
     """Build (and optionally save as text) a tree with one branch per top-level key, ``order`` first."""
     tree = rich.tree.Tree("CONFIG", style="bold", guide_style="dim")
     keys = [k for k in order if k in cfg] + [k for k in cfg if k not in order]

@@ -8,15 +8,33 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("srlab", "torch", "lightning", "hydra-core", "omegaconf", "torchmetrics", "wandb", "numpy", "cupy-cuda12x", "cupy-cuda13x")
+PACKAGES = (
+    "srlab",
+    "torch",
+    "lightning",
+    "hydra-core",
+    "omegaconf",
+    "torchmetrics",
+    "wandb",
+    "numpy",
+    "cupy-cuda12x",
+    "cupy-cuda13x",
+)
 
 
 def git_state(root: Path) -> dict[str, Any]:
     """``{"sha": …, "dirty": bool}`` of the repository at ``root``; None values outside a git checkout."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=10)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {"sha": None, "dirty": None}
     if sha.returncode:

@@ -30,7 +30,9 @@ def test_tiled_network_equals_untiled_away_from_seams():
 def test_self_ensemble_of_an_equivariant_op_is_identity():
     lr = torch.rand(2, 3, 7, 9)
     torch.testing.assert_close(self_ensemble(_nearest, lr), _nearest(lr))
-    torch.testing.assert_close(super_resolve(_nearest, lr, 2, tile=4, tile_overlap=2, ensemble=True), _nearest(lr))
+    torch.testing.assert_close(
+        super_resolve(_nearest, lr, 2, tile=4, tile_overlap=2, ensemble=True), _nearest(lr)
+    )
 
 
 def test_self_ensemble_averages_orientations():

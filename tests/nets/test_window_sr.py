@@ -53,7 +53,10 @@ def test_macs_of_a_hand_computed_case():
     conv3 = lambda cin, cout: cin * cout * 9 * hw  # noqa: E731
     expected = (
         conv3(3, c)  # conv_first
-        + hw * c * 3 * c + n * n * c + n * n * c + hw * c * c  # qkv, QKᵀ, AV, proj
+        + hw * c * 3 * c
+        + n * n * c
+        + n * n * c
+        + hw * c * c  # qkv, QKᵀ, AV, proj
         + hw * c * 2 * c * 2  # fc1 + fc2
         + conv3(c, c) * 2  # group conv + conv_after_body
         + conv3(c, 3 * 4)  # upsampler
