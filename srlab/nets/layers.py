@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlab.attention.channel import ChannelAttention
+
 
 class DropPath(nn.Module):
     """Stochastic depth: drop the whole residual branch per sample with probability ``p`` (training only)."""
@@ -62,24 +64,6 @@ class ConvFFN(nn.Module):
         x = F.gelu(self.fc1(x))
         x = x + image_to_tokens(F.gelu(self.dwconv(tokens_to_image(x, h, w))))
         return self.fc2(x)
-
-
-class ChannelAttention(nn.Module):
-    """Squeeze-and-excitation channel attention (RCAN): x · σ(W₂ ReLU(W₁ avgpool(x)))."""
-
-    def __init__(self, dim: int, squeeze_factor: int) -> None:
-        super().__init__()
-        mid = dim // squeeze_factor
-        self.attention = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(dim, mid, 1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid, dim, 1),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.attention(x)
 
 
 class CAB(nn.Module):
