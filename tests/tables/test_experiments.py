@@ -35,10 +35,13 @@ def test_every_row_composes_and_builds_a_model_spec(name: str):
 def test_protocols_set_the_schedule_and_record_themselves(protocol: str):
     cfg = compose_config(["experiment=pft_attention", f"protocol={protocol}"])
     assert cfg.protocol.name == protocol
-    steps = {"paper": 500000, "proxy": 25000, "smoke": 300}[protocol]
+    steps = {"paper": 500000, "proxy": 25000, "smoke": 20}[protocol]
     assert cfg.trainer.max_steps == steps and cfg.protocol.iterations == steps
     if protocol != "smoke":
         assert cfg.data.train.catalog == "DIV2K" and cfg.data.batch_size == 32 and cfg.optimizer.lr == 5e-4
+    else:  # one window per patch (PFT-light: 32), so smoke never pads and stays a few CPU minutes a job
+        assert cfg.data.train.samples == "train"
+        assert cfg.data.patch_size == 32 and cfg.data.batch_size == 2
 
 
 def test_recipe_switches_the_paper_schedule_and_imagenet_needs_a_folder():
