@@ -17,7 +17,9 @@ from srlab.nets.weights import load_weights
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_py(*overrides: str, data_dir: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def run_py(
+    *overrides: str, data_dir: Path, cwd: Path = ROOT, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
     cmd = [
         sys.executable,
@@ -26,7 +28,7 @@ def run_py(*overrides: str, data_dir: Path, cwd: Path = ROOT) -> subprocess.Comp
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={cwd / 'logs'}",
     ]
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
 
@@ -131,9 +133,11 @@ def _sweep(tmp_path: Path, data_dir: Path, *overrides: str) -> list[dict]:
         *overrides,
         "debug=fast",
         "logger=csv",
+        "+trainer.limit_test_batches=1",  # one test photo: window-32 top-k on full photos is slow on 2 CPU cores
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         data_dir=data_dir,
         cwd=tmp_path,
+        timeout=1800,
     )
     jobs = sorted((p for p in (tmp_path / "sweep").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     return [json.loads((job / "summary.json").read_text()) for job in jobs]
