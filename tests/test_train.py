@@ -128,6 +128,7 @@ def test_multirun_gives_one_summary_and_one_wandb_run_per_job(tmp_path: Path, da
 
 
 def _sweep(tmp_path: Path, data_dir: Path, *overrides: str) -> list[dict]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     run_py(
         "-m",
         *overrides,
