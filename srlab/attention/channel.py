@@ -40,19 +40,12 @@ class ChannelAttentionMixer(TokenMixer):
 
     Args:
         dim: channels C. squeeze: reduction r of the gate (YAML ``squeeze``; C/r floored at 1).
-        num_heads, window_size, qkv_bias, rpb, lepe_kernel: passed to every mixer; accepted and ignored.
     """
 
     def __init__(
         self,
         dim: int,
         squeeze: int = 16,
-        *,
-        num_heads: int | None = None,
-        window_size: int | None = None,
-        qkv_bias: bool = True,
-        rpb: str = "per_head",
-        lepe_kernel: int | None = None,
     ) -> None:
         super().__init__()
         self.gate = ChannelAttention(dim, squeeze)

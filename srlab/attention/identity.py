@@ -15,12 +15,6 @@ class IdentityMixer(TokenMixer):
     def __init__(
         self,
         dim: int,
-        *,
-        num_heads: int | None = None,
-        window_size: int | None = None,
-        qkv_bias: bool = True,
-        rpb: str = "per_head",
-        lepe_kernel: int | None = None,
     ) -> None:
         super().__init__()
 

@@ -85,20 +85,12 @@ class LocalImportanceMixer(TokenMixer):
 
     Args:
         dim: channels C. width: attention width f (YAML ``width``; None = max(1, C // 4)).
-        num_heads, window_size, qkv_bias, rpb, lepe_kernel: passed by the backbone to every mixer;
-            LIA has no heads, windows, q/k/v or position bias, so they are accepted and ignored.
     """
 
     def __init__(
         self,
         dim: int,
         width: int | None = None,
-        *,
-        num_heads: int | None = None,
-        window_size: int | None = None,
-        qkv_bias: bool = True,
-        rpb: str = "per_head",
-        lepe_kernel: int | None = None,
     ) -> None:
         super().__init__()
         self.lia = LocalImportanceAttention(dim, width if width is not None else max(1, dim // 4))

@@ -164,15 +164,11 @@ class WindowSR(nn.Module):
         for depth, nh in zip(depths, heads, strict=True):
             blocks = []
             for _ in range(depth):
+                window_args = {"num_heads": nh, "window_size": window_size, "qkv_bias": qkv_bias, "rpb": rpb,
+                               "lepe_kernel": ffn_kernel if lepe else None}  # fmt: skip
+                is_window = issubclass(attention.get(mixer_name), attention.WindowAttention)
                 mixer = attention.build(
-                    mixer_name,
-                    dim=embed_dim,
-                    num_heads=nh,
-                    window_size=window_size,
-                    qkv_bias=qkv_bias,
-                    rpb=rpb,
-                    lepe_kernel=ffn_kernel if lepe else None,
-                    **attn,
+                    mixer_name, dim=embed_dim, **(window_args if is_window else {}), **attn
                 )
                 blocks.append(
                     WindowLayer(

@@ -96,7 +96,7 @@ def test_small_maps_are_replicate_padded_to_seven_and_cropped(h, w):
 
 def test_mixer_is_lia_then_a_projection_and_reports_no_similarities():
     torch.manual_seed(0)
-    m = attention.build("lia", dim=8, num_heads=2, window_size=4, qkv_bias=True, rpb="shared", lepe_kernel=7)
+    m = attention.build("lia", dim=8)
     assert isinstance(m, LocalImportanceMixer)
     assert sorted(m.state_dict()) == sorted(
         [f"lia.body.{i}.{p}" for i in (0, 2, 3) for p in ("weight", "bias")] + ["proj.weight", "proj.bias"]
