@@ -15,7 +15,13 @@ from lightning.pytorch.callbacks import WeightAveraging
 
 
 class WarmupEMA:
-    """Picklable ``avg_fn`` for :class:`torch.optim.swa_utils.AveragedModel`."""
+    """Picklable ``avg_fn`` for :class:`torch.optim.swa_utils.AveragedModel`.
+
+    Never absorbs a NaN/Inf: where the current weight is non-finite the average keeps its value (the
+    :class:`srlab.lit.guards.NonFiniteGuard` stops or skips such steps and says so; this keeps the EMA
+    clean whatever the guard's settings). Integer buffers (relative-position indices) follow the model:
+    averaging them in float and truncating back corrupts indices after ~1000 updates. No host sync.
+    """
 
     def __init__(self, decay: float) -> None:
         if not 0.0 <= decay < 1.0:
@@ -25,9 +31,11 @@ class WarmupEMA:
     def __call__(
         self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor | int
     ) -> torch.Tensor:
-        n = float(num_averaged)
-        d = min(self.decay, (1.0 + n) / (10.0 + n))
-        return averaged * d + current * (1.0 - d)
+        if not averaged.is_floating_point():
+            return current
+        n = torch.as_tensor(num_averaged, dtype=torch.float32, device=averaged.device)
+        d = ((1.0 + n) / (10.0 + n)).clamp(max=self.decay)
+        return torch.where(torch.isfinite(current), averaged * d + current * (1.0 - d), averaged)
 
 
 class EMA(WeightAveraging):

@@ -26,3 +26,14 @@ def test_averaged_model_tracks_a_short_run():
 def test_bad_decay_is_named():
     with pytest.raises(ValueError, match=r"ema decay=1\.0"):
         WarmupEMA(1.0)
+
+
+def test_non_finite_weights_are_not_absorbed():
+    avg, cur = torch.tensor([1.0, 1.0, 1.0]), torch.tensor([0.0, float("nan"), float("inf")])
+    assert torch.equal(WarmupEMA(0.999)(avg, cur, torch.tensor(5)), torch.tensor([6 / 15, 1.0, 1.0]))
+
+
+def test_integer_buffers_follow_the_model():
+    # averaging indices in float and truncating back corrupted relative-position indices after ~1000 updates
+    index = torch.arange(961)
+    assert torch.equal(WarmupEMA(0.999)(index.clone(), index, torch.tensor(1000)), index)
