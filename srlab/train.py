@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import secrets
 import string
 import time
@@ -27,7 +28,7 @@ from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
 from srlab.lit.staged import init_from
 from srlab.nets.keep import resolve_keep
 from srlab.nets.official import load_official
-from srlab.nets.weights import load_weights, read_state_dict
+from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
 from srlab.utils.config_tree import render_config_tree
 from srlab.utils.provenance import git_state, package_versions
 from srlab.utils.resolvers import register_resolvers
@@ -252,7 +253,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         train_time, steps = 0.0, 0
         if cfg.mode == "train":
             t0 = time.time()
-            trainer.fit(module, datamodule=datamodule, ckpt_path=_resolve_ckpt(cfg, output_dir))
+            ckpt = _resolve_ckpt(cfg, output_dir)
+            try:  # resume reads tensors and plain containers only: torch.load(weights_only=True)
+                trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+            except pickle.UnpicklingError as err:
+                raise refused_pickle(ckpt, err) from err
             train_time, steps = time.time() - t0, trainer.global_step
             # After fit, EMAWeightAveraging has copied the averaged weights into the module.
             atomic_torch_save({"params_ema": module.net.state_dict()}, output_dir / "net_ema.pth")

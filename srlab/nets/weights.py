@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,17 @@ import torch
 from torch import nn
 
 WRAPPERS = ("params_ema", "params", "state_dict", "model")
+
+
+def refused_pickle(path: str | os.PathLike[str], err: pickle.UnpicklingError) -> ValueError:
+    """The error for a file ``torch.load(weights_only=True)`` refused: it names the file and the object."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    what = f"the global {found.group(1)}" if found else str(err).splitlines()[0]
+    return ValueError(
+        f"{path}: refused to load: it holds Python objects other than tensors and plain containers ({what}). "
+        "srlab reads weights and checkpoints with torch.load(weights_only=True) and never unpickles arbitrary "
+        "objects; re-save a file you trust as a plain state dict"
+    )
 
 
 def read_state_dict(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -26,6 +39,8 @@ def read_state_dict(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[
             raise FileNotFoundError(f"weights file not found: {path}")
         try:
             obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise refused_pickle(path, err) from err
         except Exception as err:
             raise ValueError(f"cannot read weights {path}: {err}") from err
     else:
