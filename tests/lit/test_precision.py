@@ -1,4 +1,4 @@
-"""bf16-mixed training on CPU for dense, top-k and PFA attention; gradient clipping through the Trainer."""
+"""bf16-mixed training for dense, top-k and PFA attention (CPU; GPU tests marked ``gpu``); gradient clipping."""
 
 from __future__ import annotations
 
@@ -30,12 +30,16 @@ class OpDtypes(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("attn", ["topk", "pfa"])
-def test_sparse_ops_run_in_bf16_under_cpu_autocast(attn: str):
-    net = tiny_module(attn).net
-    x, y = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 16, 16)
+def test_sparse_ops_run_in_bf16_under_autocast(attn: str, device: str):
+    net = tiny_module(attn).net.to(device)
+    x, y = torch.rand(2, 3, 8, 8, device=device), torch.rand(2, 3, 16, 16, device=device)
     with OpDtypes() as mode:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device, dtype=torch.bfloat16):
             loss = torch.nn.functional.l1_loss(net(x), y)
         loss.backward()
     assert SPARSE_OPS[attn] <= set(mode.seen)
@@ -44,14 +48,18 @@ def test_sparse_ops_run_in_bf16_under_cpu_autocast(attn: str):
     assert all(g is not None and g.dtype == torch.float32 and bool(torch.isfinite(g).all()) for g in grads)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("attn", ["dense", "topk", "pfa"])
-def test_bf16_mixed_trains_on_cpu(attn: str):
+def test_bf16_mixed_trains(attn: str, device: str):
     module = tiny_module(attn)
     before = [p.detach().clone() for p in module.parameters()]
-    tr = trainer(max_steps=3, precision="bf16-mixed", callbacks=[NonFiniteGuard("stop")])
+    accelerator = "gpu" if device == "cuda" else "cpu"
+    tr = trainer(
+        max_steps=3, accelerator=accelerator, precision="bf16-mixed", callbacks=[NonFiniteGuard("stop")]
+    )
     tr.fit(module, loader())
     assert tr.global_step == 3 and next(module.parameters()).dtype == torch.float32
-    changed = [not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True)]
+    changed = [not torch.equal(a, b.cpu()) for a, b in zip(before, module.parameters(), strict=True)]
     assert sum(changed) > len(changed) // 2
     assert torch.isfinite(tr.callback_metrics["train/loss"])
 
