@@ -7,6 +7,11 @@ include path. Kernels run on torch's current stream; tensors are passed as raw p
 contiguous only when they are not; outputs are allocated by torch. Accumulation is fp32 (fp64 for fp64). CuPy is imported at the first
 compile or launch, so the host-side helpers (:func:`csr`, the launch geometry) import and test without it.
 
+Every launch is first described by a device-free :class:`Launch` (kernel name, grid, block, shared memory,
+packed arguments) built by :func:`qk_launch`, :func:`av_launch`, :func:`scatter_atomic_launch` and
+:func:`scatter_csr_launch`; the CPU emulation tests (``tests/kernels/test_emulated.py``) execute exactly
+those launches, with their own buffers standing in for device pointers.
+
 The scatter (the K/V gradient) has two modes, chosen by :func:`srlab_kernels.backend.is_deterministic`:
 fp32 ``atomicAdd`` into a zeroed buffer (fast), or a CSR of ``idx`` built by a stable sort on torch's side
 and one lane group per key summing its contributors in a fixed order (deterministic, bitwise repeatable).
@@ -16,6 +21,7 @@ are filled with NaN before launch and the stream is synchronised after it, so fa
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import TYPE_CHECKING, Any
@@ -35,6 +41,48 @@ MAX_BLOCKS = 65535
 MAX_D = 256
 """Largest head dimension of ``smm_av``/``smm_scatter`` (32 lanes × 8 register columns)."""
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16"}
+COLUMNS = (1, 2, 4, 8)
+"""Register columns per lane of the ``smm_av``/``smm_scatter`` instantiations (``_c1`` … ``_c8``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Launch:
+    """One kernel launch with no device attached: what a CuPy ``RawKernel`` call takes.
+
+    ``args`` are in the kernel's parameter order: the pointers exactly as the caller passed them (CuPy
+    gets ``numpy.uint64`` addresses) and the scalars as ``numpy.int32``/``numpy.int64``.
+    """
+
+    module: str
+    kernel: str
+    grid: int
+    block: int
+    shared_bytes: int
+    args: tuple[Any, ...]
+
+
+def kernel_names() -> dict[str, list[str]]:
+    """Every kernel each module defines, by the names the launch functions use (dtype × variant)."""
+    suffixes = list(_SUFFIX.values())
+    return {
+        "smm_qk": [_qk_name(s, vec) for s in suffixes for vec in (False, True)],
+        "smm_av": [_av_name(s, c) for s in suffixes for c in COLUMNS],
+        "smm_scatter": [
+            _scatter_name(mode, s, c) for mode in ("atomic", "csr") for s in suffixes for c in COLUMNS
+        ],
+    }
+
+
+def _qk_name(suffix: str, vec16: bool) -> str:
+    return f"smm_qk_{suffix}{'_v16' if vec16 else ''}"
+
+
+def _av_name(suffix: str, columns: int) -> str:
+    return f"smm_av_{suffix}_c{columns}"
+
+
+def _scatter_name(mode: str, suffix: str, columns: int) -> str:
+    return f"smm_scatter_{mode}_{suffix}_c{columns}"
 
 
 @functools.cache
@@ -86,17 +134,55 @@ def _new_output(shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     return out.fill_(math.nan) if backend.is_debug() else out
 
 
-def _launch(
-    mod: str, kernel: str, device: torch.device, rows: int, groups: int, args: tuple[Any, ...], smem: int = 0
-) -> None:
-    """Launch ``kernel`` on torch's current stream with enough blocks for ``rows`` lane groups."""
+def _grid(rows: int, lanes: int) -> int:
+    """Blocks for ``rows`` lane groups of ``lanes`` lanes, ``BLOCK // lanes`` groups per block, capped."""
+    return min(MAX_BLOCKS, -(-rows // (BLOCK // lanes)))
+
+
+def qk_launch(
+    dtype: torch.dtype, b: int, n: int, m: int, kk: int, d: int, k_address: int, ptrs: tuple[Any, ...]
+) -> Launch:
+    """``smm_qk`` with ``ptrs`` = (q, k, idx, out); 16-byte loads when ``k_address`` and rows of k allow."""
+    g = _group(kk)
+    vec = k_address % 16 == 0 and (d * dtype.itemsize) % 16 == 0
+    acc_size = reference._acc_dtype(dtype).itemsize
+    args = (*ptrs, np.int64(b * n), np.int32(n), np.int32(m), np.int32(kk), np.int32(d), np.int32(g))
+    return Launch(
+        "smm_qk", _qk_name(_SUFFIX[dtype], vec), _grid(b * n, g), BLOCK, (BLOCK // g) * d * acc_size, args
+    )
+
+
+def av_launch(dtype: torch.dtype, b: int, n: int, m: int, kk: int, d: int, ptrs: tuple[Any, ...]) -> Launch:
+    """``smm_av`` with ``ptrs`` = (a, v, idx, out)."""
+    g, c = _columns("smm_av", d)
+    args = (*ptrs, np.int64(b * n), np.int32(n), np.int32(m), np.int32(kk), np.int32(d), np.int32(g))
+    return Launch("smm_av", _av_name(_SUFFIX[dtype], c), _grid(b * n, g), BLOCK, 0, args)
+
+
+def scatter_atomic_launch(
+    dtype: torch.dtype, b: int, n: int, m: int, kk: int, d: int, ptrs: tuple[Any, ...]
+) -> Launch:
+    """Fast ``smm_scatter`` with ``ptrs`` = (w, x, idx, acc); ``acc`` (B, m, d) accumulation dtype, zeroed."""
+    g, c = _columns("smm_scatter", d)
+    args = (*ptrs, np.int64(b * n), np.int32(n), np.int32(m), np.int32(kk), np.int32(d), np.int32(g))
+    return Launch("smm_scatter", _scatter_name("atomic", _SUFFIX[dtype], c), _grid(b * n, g), BLOCK, 0, args)
+
+
+def scatter_csr_launch(dtype: torch.dtype, b: int, m: int, kk: int, d: int, ptrs: tuple[Any, ...]) -> Launch:
+    """Deterministic ``smm_scatter`` with ``ptrs`` = (w, x, perm, offsets, out) from :func:`csr`."""
+    g, c = _columns("smm_scatter", d)
+    args = (*ptrs, np.int64(b * m), np.int32(kk), np.int32(d), np.int32(g))
+    return Launch("smm_scatter", _scatter_name("csr", _SUFFIX[dtype], c), _grid(b * m, g), BLOCK, 0, args)
+
+
+def _launch(launch: Launch, device: torch.device) -> None:
+    """Run ``launch`` on torch's current stream of ``device``."""
     import cupy
 
-    blocks = min(MAX_BLOCKS, -(-rows // groups))
-    fn = module(mod, device.index).get_function(kernel)
+    fn = module(launch.module, device.index).get_function(launch.kernel)
     stream = cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream, device.index)
     with cupy.cuda.Device(device.index), stream:
-        fn((blocks,), (BLOCK,), args, shared_mem=smem)
+        fn((launch.grid,), (launch.block,), launch.args, shared_mem=launch.shared_bytes)
         if backend.is_debug():
             stream.synchronize()
 
@@ -117,13 +203,8 @@ def smm_qk(q: torch.Tensor, k: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return out
     if d == 0:
         return out.zero_()
-    g = _group(kk)
-    vec = k.data_ptr() % 16 == 0 and (d * k.element_size()) % 16 == 0
-    kernel = f"smm_qk_{_SUFFIX[q.dtype]}{'_v16' if vec else ''}"
-    acc_size = 8 if q.dtype == torch.float64 else 4
-    args = (_ptr(q), _ptr(k), _ptr(idx), _ptr(out), np.int64(b * n), np.int32(n), np.int32(m),
-            np.int32(kk), np.int32(d), np.int32(g))  # fmt: skip
-    _launch("smm_qk", kernel, q.device, b * n, BLOCK // g, args, smem=(BLOCK // g) * d * acc_size)
+    ptrs = (_ptr(q), _ptr(k), _ptr(idx), _ptr(out))
+    _launch(qk_launch(q.dtype, b, n, m, kk, d, k.data_ptr(), ptrs), q.device)
     return out
 
 
@@ -139,10 +220,7 @@ def smm_av(a: torch.Tensor, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         return out
     if kk == 0:
         return out.zero_()
-    g, c = _columns("smm_av", d)
-    args = (_ptr(a), _ptr(v), _ptr(idx), _ptr(out), np.int64(b * n), np.int32(n), np.int32(m),
-            np.int32(kk), np.int32(d), np.int32(g))  # fmt: skip
-    _launch("smm_av", f"smm_av_{_SUFFIX[a.dtype]}_c{c}", a.device, b * n, BLOCK // g, args)
+    _launch(av_launch(a.dtype, b, n, m, kk, d, (_ptr(a), _ptr(v), _ptr(idx), _ptr(out))), a.device)
     return out
 
 
@@ -169,17 +247,13 @@ def smm_scatter(w: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, m: int) -> 
         reference.check_bounds("smm_scatter", idx, m)
     if b * m * d == 0 or n * kk == 0:
         return x.new_zeros(b, m, d)
-    g, c = _columns("smm_scatter", d)
-    suffix = f"{_SUFFIX[x.dtype]}_c{c}"
     if backend.is_deterministic():
         perm, offsets = csr(idx, m)
         out = _new_output((b, m, d), x)
-        args = (_ptr(w), _ptr(x), _ptr(perm), _ptr(offsets), _ptr(out), np.int64(b * m), np.int32(kk),
-                np.int32(d), np.int32(g))  # fmt: skip
-        _launch("smm_scatter", f"smm_scatter_csr_{suffix}", x.device, b * m, BLOCK // g, args)
+        ptrs = (_ptr(w), _ptr(x), _ptr(perm), _ptr(offsets), _ptr(out))
+        _launch(scatter_csr_launch(x.dtype, b, m, kk, d, ptrs), x.device)
         return out
     acc = torch.zeros(b, m, d, dtype=reference._acc_dtype(x.dtype), device=x.device)
-    args = (_ptr(w), _ptr(x), _ptr(idx), _ptr(acc), np.int64(b * n), np.int32(n), np.int32(m), np.int32(kk),
-            np.int32(d), np.int32(g))  # fmt: skip
-    _launch("smm_scatter", f"smm_scatter_atomic_{suffix}", x.device, b * n, BLOCK // g, args)
+    ptrs = (_ptr(w), _ptr(x), _ptr(idx), _ptr(acc))
+    _launch(scatter_atomic_launch(x.dtype, b, n, m, kk, d, ptrs), x.device)
     return acc.to(x.dtype)
