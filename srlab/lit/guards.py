@@ -1,8 +1,9 @@
 """Stop (or skip) a training step whose loss or gradients hold NaN/Inf, before the optimizer applies it.
 
-One fused check per optimizer step: the max-abs of every gradient (``torch._foreach_norm`` with
-``ord=inf``, which cannot overflow the way an L2 norm of large finite values can) and the loss, one
-host sync. Only when that check fails does the guard walk the parameters to name the culprit.
+One fused check per optimizer step: the L2 norm of every gradient (``torch._foreach_norm``, one multi-tensor
+kernel on GPU and the fastest reduction on CPU) and the loss, one host sync. NaN/Inf always reach a norm;
+only when one is non-finite does the guard walk the parameters (``torch.isfinite``) to name the culprit,
+which also clears norms that merely overflowed on huge finite gradients.
 """
 
 from __future__ import annotations
@@ -65,27 +66,21 @@ class NonFiniteGuard(L.Callback):
             return
         named = [(n, p) for n, p in self._params if p.grad is not None]
         flags = [] if loss_ok is None else [loss_ok]
-        if named:  # max-abs per gradient: NaN/Inf propagate, large finite values cannot overflow
-            flags.append(
-                torch.isfinite(
-                    torch.stack(torch._foreach_norm([p.grad for _, p in named], float("inf")))
-                ).all()
-            )
-        if flags and not bool(torch.stack(flags).all()):
-            self._non_finite(trainer, pl_module, named, loss_ok)
+        if named:
+            flags.append(torch.isfinite(torch.stack(torch._foreach_norm([p.grad for _, p in named]))).all())
+        bad: list[str] = []
+        loss_bad = False
+        if flags and not bool(torch.stack(flags).all()):  # the one sync; the slow path only on failure
+            loss_bad = loss_ok is not None and not bool(loss_ok)
+            bad = [n for n, p in named if not bool(torch.isfinite(p.grad).all())]
+        if bad or loss_bad:
+            self._non_finite(trainer, named, _describe(bad, len(named), loss_bad))
         else:
             self.consecutive = 0
         if self.action == "skip":
             pl_module.log("train/nonfinite_skips", float(self.skipped), on_step=True, on_epoch=False)
 
-    def _non_finite(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        named: list[tuple[str, torch.nn.Parameter]],
-        loss_ok: torch.Tensor | None,
-    ) -> None:
-        what = _describe(named, loss_ok)
+    def _non_finite(self, trainer: L.Trainer, named: list[tuple[str, torch.nn.Parameter]], what: str) -> None:
         where = f"global step {trainer.global_step} (epoch {trainer.current_epoch})"
         if self.action == "stop":
             raise NonFiniteError(
@@ -109,13 +104,9 @@ class NonFiniteGuard(L.Callback):
         self.skipped, self.consecutive = int(state_dict["skipped"]), int(state_dict["consecutive"])
 
 
-def _describe(named: list[tuple[str, torch.nn.Parameter]], loss_ok: torch.Tensor | None) -> str:
+def _describe(bad: list[str], total: int, loss_bad: bool) -> str:
     """What was non-finite: the loss, or the first parameter (in module order) with a NaN/Inf gradient."""
-    bad = [n for n, p in named if not bool(torch.isfinite(p.grad).all())]
-    if loss_ok is not None and not bool(loss_ok):
-        return f"non-finite loss (NaN/Inf; {len(bad)} of {len(named)} gradients non-finite)"
+    if loss_bad:
+        return f"non-finite loss (NaN/Inf; {len(bad)} of {total} gradients non-finite)"
     module = bad[0].rpartition(".")[0] or "<root>"
-    return (
-        f"non-finite gradient in {bad[0]} (module {module}; "
-        f"{len(bad)} of {len(named)} parameters have NaN/Inf gradients)"
-    )
+    return f"non-finite gradient in {bad[0]} (module {module}; {len(bad)} of {total} parameters have NaN/Inf gradients)"
