@@ -8,6 +8,8 @@ A set spec is one of::
 
 Validation and test loaders are lists (batch size 1, one per set, in the order of the dict keys), so
 Lightning reports each set under its ``dataloader_idx`` and :attr:`SRDataModule.val_names` names them.
+Under DDP the loaders shard themselves (:mod:`srlab.data.samplers`): training draws stay resumable and
+evaluation sees every image exactly once across processes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from srlab.data.catalog import resolve
 from srlab.data.datasets import EvalImageDataset, PairedImageDataset
+from srlab.data.samplers import EvalShardSampler, ResumableLoader, ResumableSampler
 from srlab.data.samples import materialize_samples
 
 __all__ = ["SRDataModule"]
@@ -55,8 +58,9 @@ def _check_spec(set_name: str, spec: Any) -> dict[str, Any]:
 class SRDataModule(L.LightningDataModule):
     """SR data for Lightning: random patches for training, whole images for validation and test.
 
-    Every argument is a plain type (Hydra-friendly). ``seed`` fixes shuffling, the per-worker seeds and
-    the crops of a ``num_workers=0`` loader, so a run is reproducible. Test falls back to the
+    Every argument is a plain type (Hydra-friendly). ``seed`` fixes the shuffling and the crops of every
+    epoch (whatever ``num_workers``), so a run is reproducible and a run restored from a mid-epoch
+    checkpoint continues with the same batches. ``batch_size`` is per process. Test falls back to the
     validation sets when ``test`` is None.
     """
 
@@ -105,6 +109,9 @@ class SRDataModule(L.LightningDataModule):
                 "cache": self.cache,
                 "seed": self.seed,
             }
+        )
+        self.allow_zero_length_dataloader_with_multiple_devices = (
+            True  # a rank may get no image of a small set
         )
         self.train_set: PairedImageDataset | None = None
         self.val_sets: list[EvalImageDataset] = []
@@ -173,24 +180,44 @@ class SRDataModule(L.LightningDataModule):
             raise ValueError("no training set configured (train is None)")
         if self.train_set is None:
             self.setup("fit")
-        return DataLoader(
+        world, rank = self._world()
+        return ResumableLoader(
             self.train_set,
+            sampler=ResumableSampler(self.train_set, seed=self.seed, num_replicas=world, rank=rank),
+            position=self._train_position,
             batch_size=self.batch_size,
-            shuffle=True,
             drop_last=True,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            # Worker base seeds come from this generator, not the global RNG (which dropout/drop-path use).
             generator=torch.Generator().manual_seed(self.seed),
         )
 
+    def _world(self) -> tuple[int, int]:
+        """``(world size, global rank)`` of the attached trainer; ``(1, 0)`` outside one."""
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+    def _train_position(self) -> tuple[int, int]:
+        """``(epoch, batches of it consumed)`` by the trainer, for the train loader's checkpointed state."""
+        loop = self.trainer.fit_loop
+        epoch, batches = (
+            loop.epoch_progress.current.processed,
+            loop.epoch_loop.batch_progress.current.processed,
+        )
+        if batches >= self.trainer.num_training_batches:  # saved at the end of an epoch: resume with the next
+            return epoch + 1, 0
+        return epoch, batches
+
     def _eval_loaders(self, sets: list[EvalImageDataset]) -> list[DataLoader]:
         # Persistent workers keep their image caches between validation rounds.
+        world, rank = self._world()
         return [
             DataLoader(
                 ds,
                 batch_size=1,
-                shuffle=False,
+                sampler=EvalShardSampler(ds, num_replicas=world, rank=rank),
                 num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
             )

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 
 from srlab.data.imresize import imresize
 from srlab.data.io import ImageReadError, list_images, read_image, to_tensor
@@ -192,9 +192,13 @@ class PairedImageDataset(_PairedImages):
     visit each image ``repeat`` times (BasicSR's ``dataset_enlarge_ratio``). Images whose LR is smaller
     than the patch are skipped, with one warning naming them, when the dataset is built.
 
-    Random numbers come from a private generator: seeded by ``seed`` in the main process and by the
-    DataLoader's per-worker seed in a worker, so crops are reproducible and never repeat across workers.
-    With ``cache=True`` each process keeps decoded images (and their on-the-fly LR) in memory.
+    The crop and flips of item ``n`` are a pure function of ``(seed, n)`` (the global RNG is left alone), so
+    they do not depend on the process, the worker or what was drawn before: a resumed run draws exactly the
+    crops the interrupted one would have. ``n`` may exceed ``len(self)``: it is a *draw number*, image
+    ``n % len(pairs)``; :class:`srlab.data.samplers.ResumableSampler` passes ``epoch·len(self) + index`` so every
+    epoch gets fresh crops (a plain DataLoader passes ``index``: the same crop of an item in every epoch).
+    ``seed=None`` picks a random seed once. With ``cache=True`` each process keeps decoded images (and their
+    on-the-fly LR) in memory.
     """
 
     def __init__(
@@ -229,37 +233,25 @@ class PairedImageDataset(_PairedImages):
         self.patch_size = patch_size
         self.augment = augment
         self.repeat = repeat
-        self.seed = seed
-        self._rng: torch.Generator | None = None
-        self._rng_pid = -1
+        self.seed = (
+            int(np.random.SeedSequence().entropy if seed is None else seed) % 2**64
+        )  # SeedSequence: ≥ 0
 
     def __len__(self) -> int:
         return len(self.pairs) * self.repeat
 
-    def _generator(self) -> torch.Generator:
-        """This process's generator: seeded from ``seed`` (main process) or the worker's seed (DataLoader worker)."""
-        if self._rng is None or self._rng_pid != os.getpid():
-            info = get_worker_info()
-            if info is not None:
-                seed = info.seed
-            elif self.seed is not None:
-                seed = self.seed
-            else:
-                seed = int(torch.randint(0, 2**62, (1,)).item())
-            self._rng = torch.Generator().manual_seed(seed)
-            self._rng_pid = os.getpid()
-        return self._rng
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
+        if index < 0:
+            raise IndexError(f"draw number {index} must be ≥ 0")
         i = index % len(self.pairs)
         hr, lr = self._load(i)
-        rng, p, s = self._generator(), self.patch_size, self.scale
-        y = int(torch.randint(0, lr.shape[0] - p + 1, (1,), generator=rng))
-        x = int(torch.randint(0, lr.shape[1] - p + 1, (1,), generator=rng))
+        rng, p, s = np.random.default_rng([self.seed, index]), self.patch_size, self.scale
+        y = int(rng.integers(0, lr.shape[0] - p + 1))
+        x = int(rng.integers(0, lr.shape[1] - p + 1))
         lr = lr[y : y + p, x : x + p]
         hr = hr[y * s : (y + p) * s, x * s : (x + p) * s]
         if self.augment:
-            hflip, vflip, transpose = (torch.rand(3, generator=rng) < 0.5).tolist()
+            hflip, vflip, transpose = (rng.random(3) < 0.5).tolist()
             if hflip:
                 lr, hr = lr[:, ::-1], hr[:, ::-1]
             if vflip:
