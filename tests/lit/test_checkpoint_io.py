@@ -1,4 +1,6 @@
+import errno
 import os
+import tempfile
 
 import pytest
 import torch
@@ -34,3 +36,34 @@ def test_unwritable_dir_is_named(tmp_path):
     blocker.write_text("not a dir")
     with pytest.raises(OSError, match=f"cannot write checkpoint {blocker / 'x.ckpt'}"):
         atomic_torch_save({}, blocker / "x.ckpt")
+
+
+def test_full_disk_at_fsync_keeps_previous_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"v": 1}, path)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=f"cannot write checkpoint {path}: No space left on device") as info:
+        AtomicCheckpointIO().save_checkpoint({"v": 2}, path)
+    assert info.value.__cause__.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"v": 1}
+    assert sorted(os.listdir(tmp_path)) == ["last.ckpt"]
+
+
+def test_unwritable_checkpoint_dir_is_named_and_previous_kept(tmp_path, monkeypatch):
+    """A read-only dir (simulated: tests may run as root, which ignores permissions)."""
+    path = tmp_path / "last.ckpt"
+    atomic_torch_save({"v": 1}, path)
+
+    def denied(**kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(OSError, match=f"cannot write checkpoint {path}: Permission denied"):
+        AtomicCheckpointIO().save_checkpoint({"v": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"v": 1}
