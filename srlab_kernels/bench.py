@@ -181,6 +181,21 @@ def bench_training(
     return rows
 
 
+def _cpu_name() -> str:
+    """``cpu (<model name>, <n> threads)`` from /proc/cpuinfo where there is one, so results name the machine."""
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu ({name}, {torch.get_num_threads()} threads)"
+
+
 def _cell(row: dict[str, Any], key: str, spec: str) -> str:
     return "" if row.get(key) is None else format(row[key], spec)
 
@@ -228,8 +243,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         copy_gbs = copy_bandwidth(device, (8 if smoke else 1024) * 2**20, measure)
         report = {
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-            "torch": torch.__version__, "backends": backends, "copy_GBps": copy_gbs,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+            "shapes": "cpu-smoke" if smoke else "pft-training", "torch": torch.__version__,
+            "backends": backends, "copy_GBps": copy_gbs,
             "products": bench_products(device, shapes, ks, dtypes, backends, measure, copy_gbs),
             "training": [] if args.no_train else bench_training(device, backends, measure, smoke),
         }  # fmt: skip
