@@ -86,6 +86,8 @@ def query_attention(
     image = lr.permute(1, 2, 0).numpy()
     out = []
     for layer, s in enumerate(shifts):
+        if layer not in maps:
+            raise ValueError(f"layer {layer} recorded no attention map: its mixer is not a window attention")
         win, token = located[s]
         rows = maps[layer][windows.index(win), :, token, :]  # (heads, N)
         if head is not None:

@@ -113,7 +113,10 @@ def _style(records: Sequence[RunRecord]) -> tuple[dict[str, Any], dict[Any, str]
     """A colour per attention type and a marker per window, stable across panels."""
     cmap = pyplot().get_cmap("tab10")
     colours = {a: cmap(i % 10) for i, a in enumerate(sorted({r.attn for r in records}))}
-    markers = dict(zip(sorted({r.window for r in records}, key=str), "osD^vP*X", strict=False))
+    markers = {
+        w: "osD^vP*X"[i % 8]
+        for i, w in enumerate(sorted({r.window for r in records}, key=lambda w: (w is None, w or 0)))
+    }
     return colours, markers
 
 

@@ -63,6 +63,8 @@ def test_query_attention_rejects_bad_inputs():
     with pytest.raises(ValueError, match="head=5: layer 0 has 2 heads"):
         query_attention(net, torch.rand(3, 8, 8), 0, 0, head=5)
     assert not net.training and net.recorder is None
+    with pytest.raises(ValueError, match="layer 0 recorded no attention map"):
+        query_attention(_net("lia"), torch.rand(3, 8, 8), 0, 0)
 
 
 def test_attention_figures_are_labelled_and_saved(tmp_path):
