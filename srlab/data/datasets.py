@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from srlab.data.imresize import imresize
-from srlab.data.io import ImageReadError, list_images, read_image, to_tensor
+from srlab.data.io import image_size, list_images, read_image, to_tensor
 
 __all__ = [
     "EvalImageDataset",
@@ -69,20 +68,6 @@ def bicubic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
         )
     lr = torch.floor(lr + 0.5).clamp_(0, 255).to(torch.uint8)
     return np.ascontiguousarray(lr.numpy().transpose(1, 2, 0))
-
-
-def image_size(path: PathLike) -> tuple[int, int]:
-    """``(height, width)`` of an image file from its header (no decoding); ImageReadError if unreadable."""
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except UnidentifiedImageError as err:
-        raise ImageReadError(path, "not a recognised image format (wrong extension or not an image)") from err
-    except PermissionError as err:
-        raise ImageReadError(path, f"permission denied ({err.strerror or err})") from err
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ImageReadError(path, f"corrupt image header ({err})") from err
-    return height, width
 
 
 def _strip_scale_suffix(stem: str, scale: int) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "list_images", "read_image", "to_tensor"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "image_size", "list_images", "read_image", "to_tensor"]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -96,9 +96,8 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8)
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as ``uint8 (H, W, 3)`` RGB; raise :class:`ImageReadError` on any failure."""
-    path = Path(path)
+def _check_file(path: Path) -> None:
+    """ImageReadError unless ``path`` is a non-empty file: the checks both readers make before Pillow."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -109,6 +108,36 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageReadError(path, "is a directory, not an image file")
     if size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(height, width)`` from the header only (no decoding), with :func:`read_image`'s errors and reasons.
+
+    Datasets call it for every file when they are built, so a bad header fails there; a file cut after
+    its header fails only when :func:`read_image` decodes it.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except PermissionError as err:
+        raise ImageReadError(path, f"permission denied ({err.strerror or err})") from err
+    except UnidentifiedImageError as err:
+        raise ImageReadError(path, "not a recognised image format (wrong extension or not an image)") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageReadError(path, f"corrupt image header ({err})") from err
+    return height, width
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as ``uint8 (H, W, 3)`` RGB; raise :class:`ImageReadError` on any failure.
+
+    The format is taken from the file's content, never from its extension (a JPEG named ``.png`` is
+    decoded as the JPEG it is).
+    """
+    path = Path(path)
+    _check_file(path)
     with _TRUNCATION_LOCK:
         previous = ImageFile.LOAD_TRUNCATED_IMAGES
         ImageFile.LOAD_TRUNCATED_IMAGES = False
