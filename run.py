@@ -11,9 +11,11 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
+from srlab.config import register_schemas
 from srlab.utils.resolvers import register_resolvers
 
 register_resolvers()
+register_schemas()  # structured-config schemas the conf/ groups name in their defaults (/schema/...)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

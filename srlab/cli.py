@@ -1,4 +1,5 @@
-"""The ``srlab`` command: ``prepare`` (data sets), ``flops`` (params, MACs, sparsity), ``runs`` (run tables).
+"""The ``srlab`` command: ``prepare`` (data sets), ``check`` (validate configs), ``flops`` (params, MACs,
+sparsity), ``table`` (paper tables), ``runs`` (run tables).
 
 ``srlab flops`` takes the same ``group=option key=value`` overrides as ``run.py`` plus
 ``input=<width>x<height>`` (LR size), e.g. ``srlab flops model=pft_light attn=pfa input=640x360``.
@@ -12,6 +13,8 @@ USAGE = """usage: srlab <command> [args]
 
 commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
+  check     compose and validate a job without running it; -m: every job of the sweep (its grid and
+            the experiment's hydra.sweeper.params): srlab check [-m] [overrides ...]
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
   table     a paper table, the paper's values beside ours (srlab table --help)
@@ -28,6 +31,25 @@ def parse_size(text: str) -> tuple[int, int]:
     if width < 1 or height < 1:
         raise ValueError(f"input={text!r}: width and height must be positive")
     return height, width
+
+
+def check(argv: list[str]) -> int:
+    """Compose and validate one job, or with ``-m`` every job of the sweep; print OK or each bad job."""
+    from srlab.config.sweep import check_jobs, fixed_overrides, sweep_jobs
+    from srlab.train import compose_config
+
+    overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    jobs = [overrides]
+    if len(overrides) < len(argv):
+        hydra_cfg = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True).hydra
+        jobs = sweep_jobs(hydra_cfg.sweeper.get("params"), overrides)
+    errors = check_jobs(jobs, lambda job: compose_config(job, check=False))
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        print(f"srlab check: {len(errors)} of {len(jobs)} jobs invalid", file=sys.stderr)
+        return 2
+    print(f"OK: {len(jobs)} job{'s' if len(jobs) > 1 else ''} compose and validate")
+    return 0
 
 
 def flops(argv: list[str]) -> int:
@@ -67,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             from srlab.data.prepare import cli
 
             return cli(rest)
+        if command == "check":
+            return check(rest)
         if command == "flops":
             return flops(rest)
         if command == "table":

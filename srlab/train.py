@@ -24,6 +24,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import srlab_kernels
+from srlab.config import register_schemas, validate
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
 from srlab.lit.staged import init_from
 from srlab.nets.keep import resolve_keep
@@ -39,42 +40,33 @@ WANDB_ID_FILE = "wandb_run_id.txt"
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
-    """The job config ``run.py`` would compose for ``overrides``, outside a run (for ``srlab`` commands)."""
+def compose_config(overrides: list[str], *, check: bool = True, return_hydra_config: bool = False) -> DictConfig:
+    """The job config ``run.py`` would compose for ``overrides``, outside a run (for ``srlab`` commands).
+
+    ``check``: validate it (``srlab.config.validate``); ``return_hydra_config``: keep the ``hydra`` node.
+    """
     from hydra import compose, initialize_config_dir
 
     if not (CONF_DIR / "config.yaml").is_file():
         raise FileNotFoundError(f"srlab's configs are not at {CONF_DIR}: run from a clone of the repository")
     register_resolvers()
+    register_schemas()
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR), job_name="srlab"):
-        return compose("config", overrides=overrides)
+        cfg = compose("config", overrides=overrides, return_hydra_config=return_hydra_config)
+    if check:
+        validate(cfg)
+    return cfg
 
 
 def model_spec(cfg: DictConfig) -> dict[str, Any]:
-    """The network spec: the preset's ``model.net`` with the top-level knobs (scale, window, attn, K^l, α, γ)."""
+    """The network spec: the preset's ``model.net`` with the top-level knobs (scale, window, attn, K^l, α, γ).
+
+    Assembles only: the rules are ``srlab.config.validate``'s, which ``compose_config`` and ``run`` apply first.
+    """
     model = cfg.model
-    if cfg.scale not in model.scales:
-        raise ValueError(
-            f"scale={cfg.scale} is not supported by model={model.name}: allowed {list(model.scales)}"
-        )
-    if model.arch != "window_sr":  # conv nets (PlainUSR): the window-attention knobs do not apply
-        knobs = {"attn.name": (cfg.attn.name, "dense"), "keep.policy": (cfg.keep.policy, "full"),
-                 "window": (cfg.window, model.default_window), "ca_weight": (cfg.ca_weight, model.default_ca_weight),
-                 "overlap": (cfg.overlap, model.default_overlap)}  # fmt: skip
-        for key, (value, default) in knobs.items():
-            if value != default:
-                raise ValueError(
-                    f"{key}={value} does not apply to model={model.name} (arch {model.arch}, no window attention)"
-                )
-        return {"arch": model.arch, **OmegaConf.to_container(model.net, resolve=True), "scale": cfg.scale}
-    if cfg.overlap is not None and cfg.overlap < 0:
-        raise ValueError(f"overlap={cfg.overlap}: must be ≥ 0, or null for no OCAB")
-    if cfg.ca_weight < 0:
-        raise ValueError(f"ca_weight={cfg.ca_weight}: must be ≥ 0 (0 = no CAB)")
-    if cfg.window < 1:
-        raise ValueError(f"window={cfg.window}: must be a positive integer")
     net = OmegaConf.to_container(model.net, resolve=True)
-    check_window_fits_patch(cfg.window, cfg.data.get("patch_size"), net.get("pad_mode", "reflect"))
+    if model.arch != "window_sr":  # conv nets (PlainUSR): the window-attention knobs do not apply
+        return {"arch": model.arch, **net, "scale": cfg.scale}
     keep = resolve_keep(OmegaConf.to_container(cfg.keep, resolve=True), cfg.window**2, list(net["depths"]))
     attn = OmegaConf.to_container(cfg.attn, resolve=True)
     return {
@@ -87,19 +79,6 @@ def model_spec(cfg: DictConfig) -> dict[str, Any]:
         "ca_weight": float(cfg.ca_weight),
         "overlap": cfg.overlap,
     }
-
-
-def check_window_fits_patch(window: int, patch: int | None, pad_mode: str) -> None:
-    """Training patches are padded to a window multiple; reflect padding needs pad < patch, symmetric ≤."""
-    if patch is None:
-        return
-    pad = (-patch) % window
-    limit = {"reflect": patch - 1, "symmetric": patch}.get(pad_mode, pad)
-    if pad > limit:
-        raise ValueError(
-            f"window={window} cannot be used with data.patch_size={patch}: {pad_mode} padding of a {patch}px patch "
-            f"to a multiple of {window} needs {pad}px; use data.patch_size >= {window} (or a multiple of it)"
-        )
 
 
 def _choices() -> dict[str, str | None]:
@@ -199,6 +178,7 @@ def _collect_metrics(results: list[dict[str, float]]) -> dict[str, dict[str, flo
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir."""
+    validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     render_config_tree(cfg, save_to=output_dir / "config_tree.log")
