@@ -21,6 +21,8 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 import srlab_kernels
@@ -94,7 +96,8 @@ def _run_identity(cfg: DictConfig, output_dir: Path) -> dict[str, str | None]:
         group = f"sweep-{Path(hc.sweep.dir).name}"
     id_file = output_dir / WANDB_ID_FILE
     run_id = id_file.read_text().strip() if id_file.is_file() else new_run_id()
-    id_file.write_text(run_id)
+    if rank_zero_only.rank == 0:  # other DDP ranks log nothing to W&B
+        id_file.write_text(run_id)
     return {"group": group, "name": hc.job.override_dirname or "default", "id": run_id}
 
 
@@ -155,6 +158,24 @@ def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
         load_weights(net, official.state_dict())
 
 
+def check_ddp_launch(trainer: L.Trainer) -> None:
+    """Refuse DDP that Lightning would launch itself inside a Hydra multirun.
+
+    Lightning starts ranks 1… by re-running this process's command line; in a multirun that command is the
+    whole sweep, so every rank would start the sweep again. SLURM (``hydra/launcher=slurm_ddp``) starts the
+    ranks itself, and single-device jobs need no launch.
+    """
+    if HydraConfig.get().mode == RunMode.MULTIRUN and isinstance(
+        trainer.strategy.launcher, _SubprocessScriptLauncher
+    ):
+        raise ValueError(
+            f"trainer.devices={trainer.num_devices} with DDP inside a multirun (-m): Lightning would re-launch the "
+            "whole sweep in every process. Use one device per job (hydra/launcher=joblib_gpus trainer=gpu_pinned, "
+            "or hydra/launcher=slurm), or hydra/launcher=slurm_ddp so SLURM starts one task per device "
+            "(see docs/cluster.md)"
+        )
+
+
 def _resolve_ckpt(cfg: DictConfig, output_dir: Path) -> str | None:
     """``ckpt_path``: None, a file, or ``last`` = this run dir's ``checkpoints/last.ckpt`` (default when resuming)."""
     ckpt = cfg.ckpt_path if cfg.ckpt_path is not None else ("last" if cfg.resume else None)
@@ -181,9 +202,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
-    render_config_tree(cfg, save_to=output_dir / "config_tree.log")
-    rich_print_tree = __import__("rich").print
-    rich_print_tree(render_config_tree(cfg))
+    main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir
+    if main:
+        render_config_tree(cfg, save_to=output_dir / "config_tree.log")
+        rich_print_tree = __import__("rich").print
+        rich_print_tree(render_config_tree(cfg))
     L.seed_everything(cfg.seed, workers=True)
     srlab_kernels.set_backend(cfg.kernels.backend)
     srlab_kernels.set_deterministic(cfg.kernels.deterministic)
@@ -230,6 +253,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             plugins=[AtomicCheckpointIO()],
             default_root_dir=str(output_dir),
         )
+        check_ddp_launch(trainer)
         train_time, steps = 0.0, 0
         if cfg.mode == "train":
             t0 = time.time()
@@ -240,7 +264,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 raise refused_pickle(ckpt, err) from err
             train_time, steps = time.time() - t0, trainer.global_step
             # After fit, EMAWeightAveraging has copied the averaged weights into the module.
-            atomic_torch_save({"params_ema": module.net.state_dict()}, output_dir / "net_ema.pth")
+            if main:
+                atomic_torch_save({"params_ema": module.net.state_dict()}, output_dir / "net_ema.pth")
         elif cfg.mode == "test":
             if cfg.weights is None:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
@@ -273,7 +298,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "versions": package_versions(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         }
-        write_summary(output_dir / "summary.json", summary)
+        if main:
+            write_summary(output_dir / "summary.json", summary)
         return summary
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):

@@ -118,10 +118,6 @@ class SRModule(L.LightningModule):
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.val_names[dataloader_idx]
         sr = self._evaluate(batch, self.val_metrics[name], self.val_bicubic[name])
-        for key, metric in self.val_metrics[name].items():
-            self.log(f"val/{name}/{key}", metric, add_dataloader_idx=False, prog_bar=key == "psnr_y")
-        for key, metric in self.val_bicubic[name].items():
-            self.log(f"val/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
         if dataloader_idx == 0 and batch_idx < self.hparams.log_images:
             self._images.append(
                 {"lr": batch["lr"][0], "sr": sr[0], "hr": batch["hr"][0], "name": batch["name"][0]}
@@ -130,12 +126,24 @@ class SRModule(L.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.test_names[dataloader_idx]
         self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name])
-        for key, metric in self.test_metrics[name].items():
-            self.log(f"test/{name}/{key}", metric, add_dataloader_idx=False)
-        for key, metric in self.test_bicubic[name].items():
-            self.log(f"test/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
+
+    def _log_metrics(self, stage: str, metrics: nn.ModuleDict, bicubic: nn.ModuleDict) -> None:
+        """Log every set's metrics at epoch end, on every rank in the same order.
+
+        torchmetrics synchronises a metric across DDP ranks when Lightning computes it, which every rank
+        must do; logging at epoch end (not per step) includes ranks that got no image of a small set.
+        """
+        for name in metrics:
+            for key, metric in metrics[name].items():
+                self.log(f"{stage}/{name}/{key}", metric, add_dataloader_idx=False, prog_bar=key == "psnr_y")
+            for key, metric in bicubic[name].items():
+                self.log(f"{stage}/{name}/bicubic_{key}", metric, add_dataloader_idx=False)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test", self.test_metrics, self.test_bicubic)
 
     def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val", self.val_metrics, self.val_bicubic)
         images, self._images = self._images, []
         log_image = getattr(self.logger, "log_image", None)
         if not images or log_image is None or self.trainer.sanity_checking:
