@@ -142,13 +142,13 @@ def plot_tradeoffs(records: Sequence[RunRecord], title: str = "") -> Figure:
         (axes[1], "steps_per_s", "training speed (steps/s, on the run's device)", 1.0),
     )
     for ax, key, xlabel, unit in panels:
-        shown = [r for r in records if getattr(r, key) is not None]
-        for r in shown:
+        shown = sorted((r for r in records if getattr(r, key) is not None), key=lambda r: getattr(r, key))
+        for i, r in enumerate(shown):
             xv = getattr(r, key) * unit
             ax.plot(xv, r.psnr_y, marker=markers[r.window], color=colours[r.attn], ms=9, ls="none")
             ax.annotate(keep_label(r.keep, r.window * r.window if r.window else None), (xv, r.psnr_y),
-                        textcoords="offset points", xytext=(6, 4), fontsize=8)  # fmt: skip
-        if bicubic:
+                        textcoords="offset points", xytext=(6, 5 if i % 2 else -11), fontsize=8)  # fmt: skip
+        if bicubic is not None:
             ax.axhline(bicubic, color="gray", ls="--", lw=1)
         if not shown:
             ax.text(0.5, 0.5, f"no run records {key}", ha="center", transform=ax.transAxes)
