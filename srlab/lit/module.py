@@ -16,7 +16,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from srlab.data.imresize import imresize
-from srlab.lit.inference import super_resolve
+from srlab.lit.inference import check_tiling, super_resolve
 from srlab.lit.schedule import WarmupMultiStep
 from srlab.metrics import PSNRY, SSIMY
 from srlab.nets import build_net, count_params, net_cost
@@ -71,6 +71,9 @@ class SRModule(L.LightningModule):
             "crop_border": None,
             **(eval or {}),
         }
+        check_tiling(
+            self.eval_opts["tile"], self.eval_opts["tile_overlap"], getattr(self.net, "window_size", 1)
+        )
         crop = self.eval_opts["crop_border"]
         crop = scale if crop is None else crop
         self.val_names, self.test_names = list(val_names), list(test_names or val_names)
@@ -108,16 +111,22 @@ class SRModule(L.LightningModule):
         return loss
 
     def _evaluate(
-        self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection
+        self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection, set_name: str
     ) -> torch.Tensor:
-        sr = self.super_resolve(batch["lr"])
-        metrics.update(sr, batch["hr"])
-        bicubic.update(imresize(batch["lr"], self.scale), batch["hr"])
+        try:  # an image too small for the network's padding or for SSIM: say which one
+            sr = self.super_resolve(batch["lr"])
+            metrics.update(sr, batch["hr"])
+            bicubic.update(imresize(batch["lr"], self.scale), batch["hr"])
+        except ValueError as err:
+            lr_h, lr_w = batch["lr"].shape[-2:]
+            raise ValueError(
+                f"cannot evaluate image {', '.join(batch['name'])} of set {set_name!r} (LR {lr_w}x{lr_h}): {err}"
+            ) from err
         return sr
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.val_names[dataloader_idx]
-        sr = self._evaluate(batch, self.val_metrics[name], self.val_bicubic[name])
+        sr = self._evaluate(batch, self.val_metrics[name], self.val_bicubic[name], name)
         if dataloader_idx == 0 and batch_idx < self.hparams.log_images:
             self._images.append(
                 {"lr": batch["lr"][0], "sr": sr[0], "hr": batch["hr"][0], "name": batch["name"][0]}
@@ -125,7 +134,7 @@ class SRModule(L.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.test_names[dataloader_idx]
-        self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name])
+        self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name], name)
 
     def _log_metrics(self, stage: str, metrics: nn.ModuleDict, bicubic: nn.ModuleDict) -> None:
         """Log every set's metrics at epoch end, on every rank in the same order.

@@ -22,11 +22,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 from PIL import Image
 
 from srlab.data import SRDataModule
+from srlab.lit import SRModule
 
 ROOT = Path(__file__).resolve().parents[2]
 PATCH = 16  # LR patch of the data module (HR 32 at ×2): the 40×40 good images fit, a 1×1 image does not
@@ -241,6 +243,23 @@ def test_bad_input_gives_the_documented_outcome(case, tmp_path, monkeypatch, png
     assert all(it["hr"].shape[1] == 3 and it["lr"].shape[-1] * 2 == it["hr"].shape[-1] for it in items)
     if outcome.check is not None:
         outcome.check(dm, items)
+
+
+def test_eval_image_too_small_for_the_network_is_named(tmp_path):
+    """A 1×1 LR (with its 2×2 HR) is a valid pair, but the window net cannot pad it: the error names it."""
+    _save(tmp_path / "HR" / "dot.png", _rgb(2, 2))
+    _save(tmp_path / "LR" / "dot.png", _rgb(1, 1))
+    dm = SRDataModule(
+        scale=2, train=None, val={"bad": {"hr": str(tmp_path / "HR"), "lr": str(tmp_path / "LR")}}
+    )
+    net = {"arch": "window_sr", "scale": 2, "embed_dim": 8, "depths": [1], "num_heads": 1, "window_size": 8,
+           "upsampler": "pixelshuffledirect"}  # fmt: skip
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"cannot evaluate image dot of set 'bad' \(LR 1x1\): reflect padding"
+    ):
+        trainer.validate(SRModule(net, scale=2, val_names=["bad"]), datamodule=dm)
 
 
 # ---------------------------------------------------------------- run level (slow: three runs through run.py)

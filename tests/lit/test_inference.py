@@ -183,6 +183,16 @@ def test_bad_tiling_is_named(tile, overlap, align, message):
         tiled_forward(_nearest, torch.rand(1, 3, 20, 20), 2, tile, overlap, align)
 
 
+def test_module_refuses_a_bad_tiling_when_built():
+    from srlab.lit import SRModule
+
+    net = {"arch": "window_sr", "scale": 2, "embed_dim": 8, "depths": [1], "num_heads": 1, "window_size": 8,
+           "upsampler": "pixelshuffledirect"}  # fmt: skip
+    with pytest.raises(ValueError, match=r"eval\.tile=12 with eval\.tile_overlap=8 leaves 4 px .* window 8"):
+        SRModule(net, scale=2, eval={"tile": 12, "tile_overlap": 8})
+    SRModule(net, scale=2, eval={"tile": 16, "tile_overlap": 8})
+
+
 def test_wrong_output_size_is_named():
     with pytest.raises(
         ValueError, match=r"tiled inference at scale 3: the network returned \(1, 3, 32, 32\)"
