@@ -34,8 +34,8 @@ def check_tiling(tile: int | None, overlap: int, align: int = 1) -> None:
         raise ValueError(f"eval.tile_overlap={overlap} must be smaller than eval.tile={tile}")
     if tile - overlap < align:
         raise ValueError(
-            f"eval.tile={tile} with eval.tile_overlap={overlap} leaves {tile - overlap} px between tile starts, "
-            f"less than the network's window {align} (tiles start on window multiples): "
+            f"eval.tile={tile} with eval.tile_overlap={overlap} leaves {tile - overlap} px between tile "
+            f"starts, less than the network's window {align} (tiles start on window multiples): "
             f"raise eval.tile or lower eval.tile_overlap"
         )
 
@@ -108,8 +108,8 @@ def tiled_forward(
             expected = (*lr.shape[:-2], (bottom - top) * scale, (right - left) * scale)
             if tuple(patch.shape) != expected:
                 raise ValueError(
-                    f"tiled inference at scale {scale}: the network returned {tuple(patch.shape)} for an LR tile of "
-                    f"shape {tuple(lr[..., top:bottom, left:right].shape)}, expected {expected}"
+                    f"tiled inference at scale {scale}: the network returned {tuple(patch.shape)} for an "
+                    f"LR tile of shape {tuple(lr[..., top:bottom, left:right].shape)}, expected {expected}"
                 )
             if out is None:  # accumulate in at least fp32 (fp16/bf16 tiles would lose the blend's precision)
                 out_dtype = patch.dtype
@@ -143,7 +143,7 @@ def super_resolve(
     tile_overlap: int = 32,
     ensemble: bool = False,
 ) -> torch.Tensor:
-    """SR of a whole LR batch with the evaluation options of the config (``eval.tile``, ``eval.self_ensemble``)."""
+    """SR of a whole LR batch with the config's evaluation options (``eval.tile``, ``eval.self_ensemble``)."""
 
     def run(x: torch.Tensor) -> torch.Tensor:
         return fn(x) if tile is None else tiled_forward(fn, x, scale, tile, tile_overlap)
