@@ -42,7 +42,9 @@ WANDB_ID_FILE = "wandb_run_id.txt"
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
-def compose_config(overrides: list[str], *, check: bool = True, return_hydra_config: bool = False) -> DictConfig:
+def compose_config(
+    overrides: list[str], *, check: bool = True, return_hydra_config: bool = False
+) -> DictConfig:
     """The job config ``run.py`` would compose for ``overrides``, outside a run (for ``srlab`` commands).
 
     ``check``: validate it (``srlab.config.validate``); ``return_hydra_config``: keep the ``hydra`` node.

@@ -183,6 +183,7 @@ def test_mode_test_evaluates_an_official_checkpoint(tmp_path: Path, data_dir: Pa
         "scale=2",
         f"weights={path}",
         "logger=csv",
+        "+trainer.limit_test_batches=1",  # one photo: this checks loading, not PFT-light's CPU speed
         f"hydra.run.dir={tmp_path / 'job'}",
         data_dir=data_dir,
     )
