@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 
 install: $(VENV)/.installed
 
-demo: install  ## train the tiny model on the bundled sample photos, then evaluate (CPU, ~10 min)
+demo: install  ## train the tiny model on the bundled sample photos, then evaluate (CPU, ~7 min on 2 cores)
 	$(PY) run.py
 
 test: install  ## the default suite (CPU; GPU tests skip themselves)
