@@ -1,8 +1,9 @@
-"""Suite-wide settings: W&B offline and quiet, GPU tests skipped without CUDA."""
+"""Suite-wide settings: W&B offline and quiet, GPU tests skipped without CUDA, a data root per module."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,3 +19,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root for the ``run.py`` tests of one module (the sample photos are written there once)."""
+    return tmp_path_factory.mktemp("data")

@@ -20,11 +20,6 @@ from srlab.utils.resolvers import job_gpu, register_resolvers
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
-
-
-@pytest.fixture(scope="module")
 def test_sets(data_dir: Path) -> str:
     """The 3 sample photos (2 + 1 per rank) and a one-photo set (none on rank 1): evaluation must neither pad
     the split nor leave out a rank from the metric synchronisation."""

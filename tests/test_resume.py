@@ -69,11 +69,6 @@ def _kill_after_checkpoint(run_dir: Path, data_dir: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
-
-
-@pytest.fixture(scope="module")
 def unbroken(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     run_dir = tmp_path_factory.mktemp("unbroken") / "job"
     run_py(*JOB, f"hydra.run.dir={run_dir}", data_dir=data_dir)

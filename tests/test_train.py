@@ -34,11 +34,6 @@ def run_py(
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "job"
     run_py("debug=fast", f"hydra.run.dir={run_dir}", data_dir=data_dir)
