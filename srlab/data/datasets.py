@@ -29,7 +29,6 @@ __all__ = [
     "ImagePair",
     "PairedImageDataset",
     "bicubic_lr",
-    "image_size",
     "mod_crop",
     "pair_images",
 ]

@@ -52,8 +52,8 @@ import numpy as np
 from PIL import Image
 
 from srlab.data.catalog import CATALOG, DatasetInfo, get, layout_candidates
-from srlab.data.datasets import bicubic_lr, image_size
-from srlab.data.io import IMAGE_EXTENSIONS, list_images, read_image
+from srlab.data.datasets import bicubic_lr
+from srlab.data.io import IMAGE_EXTENSIONS, image_size, list_images, read_image
 from srlab.data.samples import materialize_samples
 
 __all__ = ["ChecksumError", "DownloadError", "cli", "download", "extract_archive", "prepare", "sha256_file"]
