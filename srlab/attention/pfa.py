@@ -64,7 +64,7 @@ class ProgressiveFocusedAttention(WindowAttention):
         if indices is None:
             ctx.record(attn)
             return attn @ v
-        if ctx.recorder is not None:
+        if ctx.capturing:
             ctx.record(attn.new_zeros(b_, nh, n, n).scatter(-1, indices, attn))
         width = indices.shape[-1]
         weights = attn.to(v.dtype).reshape(-1, n, width)  # under autocast, as ``attn @ v`` would cast

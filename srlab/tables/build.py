@@ -61,7 +61,7 @@ def _cost(spec_json: str, size: tuple[int, int], exclude_padding: bool) -> tuple
 
 def row_costs(spec: TableSpec) -> list[RowCost]:
     """Compose every row (``experiment=<table>`` + its overrides) and count its params and MACs."""
-    from srlab.train import compose_config, model_spec
+    from srlab.config.compose import compose_config, model_spec
 
     costs = []
     for row in spec.rows:
@@ -78,7 +78,7 @@ def _run_spec(run: Run) -> dict[str, Any] | None:
     """The run's network spec: from summary.json, else recomputed from its config (W&B runs)."""
     if run.model_spec is not None:
         return _plain(run.model_spec)
-    from srlab.train import model_spec
+    from srlab.config.compose import model_spec
 
     try:
         return _plain(model_spec(OmegaConf.create(run.config)))

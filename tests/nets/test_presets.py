@@ -4,8 +4,8 @@ import pytest
 import torch
 from fingerprints import MANIFESTS, PLAINUSR_MANIFESTS, PLAINUSR_TRAIN_MANIFESTS, manifest
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.nets import build_net, count_params, export_official, net_macs
-from srlab.train import compose_config, model_spec
 
 WINDOW_PRESETS = ("pft", "pft_light", "hat_s", "hat", "hat_l", "swinir", "swinir_light")
 PLAINUSR_PRESETS = tuple(PLAINUSR_MANIFESTS)
