@@ -48,7 +48,7 @@ def _bilinear(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _reference(m: LocalImportanceAttention, x: torch.Tensor) -> torch.Tensor:
-    """§4.3 of architectures.md, written out with functional ops."""
+    """LIA as docs/official_models.md#lia states it, written out with functional ops."""
     c1, c2, c3 = m.body[0], m.body[2], m.body[3]
     t = F.conv2d(x, c1.weight, c1.bias)
     t = _softpool(t, 7, 3)

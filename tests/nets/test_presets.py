@@ -10,7 +10,7 @@ from srlab.nets import build_net, count_params, export_official, net_macs
 WINDOW_PRESETS = ("pft", "pft_light", "hat_s", "hat", "hat_l", "swinir", "swinir_light")
 PLAINUSR_PRESETS = tuple(PLAINUSR_MANIFESTS)
 
-# Official parameter counts (architectures.md §6.1; SwinIR from its official network_swinir.py), ×2 / ×3 / ×4.
+# Official parameter counts (docs/official_models.md#parameter-counts), ×2 / ×3 / ×4.
 PARAMS = {
     "pft": (19_623_527, 19_808_167, 19_771_239),
     "pft_light": (775_532, 782_567, 792_416),
@@ -20,7 +20,7 @@ PARAMS = {
     "swinir": (11_752_487, 11_937_127, 11_900_199),
     "swinir_light": (910_152, 918_267, 929_628),
 }
-# PlainUSR ×2 / ×4: (training RepMBConv graph, deploy graph), §6.1.
+# PlainUSR ×2 / ×4: (training RepMBConv graph, deploy graph), docs/official_models.md#parameter-counts.
 PLAINUSR_PARAMS = {
     "plainusr_u": ((52_133, 58_325), (13_628, 19_820)),
     "plainusr_t": ((201_765, 213_141), (48_724, 60_100)),
@@ -30,7 +30,7 @@ PLAINUSR_PARAMS = {
     "plainusr_l": ((3_019_769, 3_046_697), (707_076, 734_004)),
 }
 
-# PFT's tables: MACs at LR 640×360 / 426×240 / 320×180 (×2 / ×3 / ×4), paper_tables.md §1.1–1.2.
+# PFT's tables: MACs at LR 640×360 / 426×240 / 320×180 (×2 / ×3 / ×4), docs/papers.md#pft-main.
 PFT_LR = {2: (360, 640), 3: (240, 426), 4: (180, 320)}
 PFT_PAPER = {
     ("pft", 2): 5.03e12, ("pft", 3): 2.23e12, ("pft", 4): 1.26e12,
