@@ -1,4 +1,4 @@
-"""Progressive Focused Attention (PFT, CVPR 2025), as the official model computes it (architectures.md §1.4).
+"""Progressive Focused Attention (PFT, CVPR 2025), as the official model computes it (docs/official_models.md#pfa).
 
 Layers of equal shift parity form a chain: slot 0 holds the unshifted layers, slot 1 the shifted ones. The
 chains live in ``ctx.state["pfa"]``, one per forward, and run on across residual groups. A layer with no

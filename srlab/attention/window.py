@@ -1,4 +1,4 @@
-"""Window utilities shared by every window mechanism (Swin conventions, see docs/architecture.md).
+"""Window utilities shared by every window mechanism (Swin conventions, see docs/official_models.md#window-conventions).
 
 Tokens inside a window are row-major; windows are ordered batch, window-row, window-col.
 """

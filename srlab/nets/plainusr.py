@@ -1,6 +1,6 @@
 """PlainUSR (Wang et al., ACCV 2024): a plain conv SR net of nested channel slices, LIA and RepMBConv.
 
-Two graphs with the official key names (``reference/architectures.md`` §4):
+Two graphs with the official key names (``docs/official_models.md#plainusr``):
 
 - **deploy** (``deploy=True``): 3×3 convs, LeakyReLU(0.05) and LIA, the graph of the released
   ``PlainUSR*_Rep_x*.pth`` weights (bare state dicts that load strictly into it);

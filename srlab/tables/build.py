@@ -202,7 +202,7 @@ def _notes(spec: TableSpec, source: str, used: dict[str, str], flags: set[str]) 
     ]
     explain = {
         NO_RUN: f"{NO_RUN}: no finished run in {source} matches this row (or it lacks the value).",
-        NO_PAPER: f"{NO_PAPER}: the paper's value is not available (reference/paper_tables.md: NOT FOUND).",
+        NO_PAPER: f"{NO_PAPER}: the paper's value is not available (not found in the sources, docs/papers.md).",
         STAND_IN: f"{STAND_IN}: measured on the protocol's stand-in set (the sample photos), not on the paper's set; "
         "not comparable, so no difference is given.",
         SEVERAL: f"{SEVERAL}: several runs match this row; the newest is shown.",
