@@ -6,6 +6,8 @@ from fingerprints import MANIFESTS, PLAINUSR_MANIFESTS, PLAINUSR_TRAIN_MANIFESTS
 
 from srlab.config.compose import compose_config, model_spec
 from srlab.nets import build_net, count_params, export_official, net_macs
+from srlab.nets.official import VARIANTS
+from srlab.nets.registry import arch_for_family
 
 WINDOW_PRESETS = ("pft", "pft_light", "hat_s", "hat", "hat_l", "swinir", "swinir_light")
 PLAINUSR_PRESETS = tuple(PLAINUSR_MANIFESTS)
@@ -149,3 +151,13 @@ def test_pft_macs_are_the_papers_plus_what_its_counter_omits(name):
         assert (ours - pft_flops_omissions(s, h, w)) / paper == pytest.approx(1, abs=0.01), (name, scale)
         assert 1.01 < ours / paper < 1.05  # the full count is 1.6–4.8 % above the published one
         assert net_macs(s, (h, w)) > ours  # padding 360 → 384 (…) costs extra in the real forward
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_released_variants_and_yaml_presets_agree(name):
+    """``official.VARIANTS`` (what checkpoint detection names) and ``conf/model/<name>.yaml`` cannot drift."""
+    variant = VARIANTS[name]
+    preset = spec(name, 4)
+    assert preset["arch"] == arch_for_family(variant["family"]).name
+    differing = {k: (v, preset.get(k)) for k, v in variant.items() if k != "family" and preset.get(k) != v}
+    assert not differing, f"VARIANTS[{name!r}] vs conf/model/{name}.yaml (variant, preset): {differing}"
