@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from srlab_kernels import backend, ops
+from srlab_kernels import backend, flags, ops
 
 PFT_LIKE = {"pft": (6, 40), "pft_light": (4, 13)}  # heads, d
 K_VALUES = (256, 128, 64, 32, 16)
@@ -118,7 +118,7 @@ def bench_products(
                 for name in backends:
                     backend.set_backend(name)
                     for det in (False, True) if name == "cupy" else (None,):
-                        backend.set_deterministic(det)
+                        flags.set_deterministic(det)
                         for op, (fn, moved) in cases.items():
                             if det and op.endswith("fwd"):
                                 continue  # the forward kernels have no atomics: one mode
@@ -132,7 +132,7 @@ def bench_products(
                                 "%copy": 100 * moved / ms / 1e6 / copy_gbs,
                                 "vs_torch": torch_ms[op] / ms if op in torch_ms else None,
                             })  # fmt: skip
-                backend.set_deterministic(None)
+                flags.set_deterministic(None)
     return rows
 
 
