@@ -119,7 +119,7 @@ def _exact(q, k, a, idx, m):
     return reference.smm_qk(q, k, idx), reference.smm_av(a, k, idx), reference.smm_scatter(a, q, idx, m)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["fp32", "fp64"])
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 def test_forward_kernels_match_the_float64_reference(driver, shape, dtype):
     q, k, a, idx = _inputs(shape, dtype)
@@ -129,7 +129,7 @@ def test_forward_kernels_match_the_float64_reference(driver, shape, dtype):
 
 
 @pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["fp32", "fp64"])
 @pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 def test_scatter_matches_the_float64_reference(driver, shape, dtype, deterministic):
     q, k, a, idx = _inputs(shape, dtype)
