@@ -136,14 +136,14 @@ def _fallback(op: str, message: str) -> None:
     log.warning("srlab_kernels: %s failed in the cupy backend (%s); auto falls back to torch", op, message)
 
 
-def dispatch(op: str, device: torch.device, *args: object) -> torch.Tensor:
-    """Run ``op`` (``smm_qk`` | ``smm_av`` | ``smm_scatter``) of the backend for ``device`` and the inputs' dtype.
+def dispatch(op: str, first: torch.Tensor, *rest: object) -> torch.Tensor:
+    """Run ``op`` (``smm_qk`` | ``smm_av`` | ``smm_scatter``) on ``(first, *rest)`` with the backend for
+    ``first``'s device and dtype (the op's checks made every tensor input share them).
 
     Under ``auto`` a CuPy error is logged and the torch reference runs instead; under ``cupy`` it is raised.
     """
-    first = args[0]
-    assert isinstance(first, torch.Tensor)
-    impl = implementation(device, first.dtype)
+    args = (first, *rest)
+    impl = implementation(first.device, first.dtype)
     if impl is reference or _selected == "cupy":
         return getattr(impl, op)(*args)
     try:
