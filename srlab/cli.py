@@ -19,6 +19,7 @@ commands:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
   table     a paper table, the paper's values beside ours (srlab table --help)
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
+  lam       Local Attribution Map and diffusion index of networks for one SR box (srlab lam --help)
 """
 
 
@@ -77,6 +78,13 @@ def flops(argv: list[str]) -> int:
     return 0
 
 
+def lam(argv: list[str]) -> int:
+    """``srlab lam``: LAM picture and DI (:mod:`srlab.analysis.cli`)."""
+    from srlab.analysis.cli import lam_cli
+
+    return lam_cli(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``srlab <command>``; errors print one line and exit 2."""
     argv = sys.argv[1:] if argv is None else argv
@@ -105,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("usage: srlab runs DIR")
             print(runs_table(find_summaries(rest[0])))
             return 0
+        if command == "lam":
+            return lam(rest)
     except (ValueError, FileNotFoundError) as err:
         print(f"srlab {command}: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,147 @@
+"""``srlab lam``: the LAM picture and DI of one or more networks for one SR box of one image.
+
+``srlab lam -w WEIGHTS [-w WEIGHTS …] IMAGE --box H,W [--window 16] [--fold 50] [--sigma 1.2]
+[--crop 64] [--lr] [-o OUT.png]``. WEIGHTS is a finished srlab run dir (``summary.json`` + ``net_ema.pth``)
+or an official PFT/HAT/SwinIR/PlainUSR checkpoint. IMAGE is an image file or a sample photo's name
+(``srlab.data.samples``); it is the HR image, downscaled by the network's scale with MATLAB bicubic as
+the test sets are (``--lr``: IMAGE is the LR input itself). The box's top-left (H, W) is in SR pixels of
+the whole image; LAM runs on the LR square of side ``--crop`` around it (0: the whole image).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from srlab.analysis.figure import lam_figure
+from srlab.analysis.lam import LAMResult, lam
+from srlab.analysis.probes import crop_for_box
+
+__all__ = ["lam_cli"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="srlab lam", description=__doc__.split("\n\n")[0])
+    p.add_argument("image", help="HR image file, or a sample photo's name (e.g. chelsea)")
+    p.add_argument(
+        "-w",
+        "--weights",
+        action="append",
+        required=True,
+        help="srlab run dir or official checkpoint; repeat to compare networks side by side",
+    )
+    p.add_argument("--box", required=True, help="top-left H,W of the SR box, in SR pixels")
+    p.add_argument("--window", type=int, default=16, help="box side in SR pixels (default 16)")
+    p.add_argument("--fold", type=int, default=50, help="path steps (default 50)")
+    p.add_argument("--sigma", type=float, default=1.2, help="σ₀ of the blurred path start (default 1.2)")
+    p.add_argument("--kernel-size", type=int, default=9, help="blur kernel side (default 9)")
+    p.add_argument(
+        "--crop", type=int, default=64, help="LR side of the square around the box (0: whole image)"
+    )
+    p.add_argument("--batch", type=int, default=10, help="path steps per forward (memory)")
+    p.add_argument("--lr", action="store_true", help="IMAGE is the LR input, not the HR image")
+    p.add_argument("-o", "--output", help="PNG to write (default: lam_<image>_<H>_<W>.png)")
+    return p  # fmt: skip
+
+
+def _parse_box(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--box {text!r}: expected H,W (integers, SR pixels), e.g. --box 104,176") from None
+    return h, w
+
+
+def _load_net(source: str) -> nn.Module:
+    """A run dir (``summary.json`` + ``net_ema.pth``) or an official checkpoint, in eval mode.
+
+    Swap for the shared loader of ``srlab/nets/loading.py`` when it lands (it also reads .ckpt files).
+    """
+    from srlab.nets import load_official
+    from srlab.viz.runs import load_run_net
+
+    path = Path(source)
+    if path.is_dir():
+        return load_run_net(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"-w {source}: no such file or run dir")
+    try:
+        return load_official(path)
+    except ValueError as err:
+        raise ValueError(
+            f"-w {source}: not an official checkpoint ({err}); srlab weights are read from their run dir"
+        ) from None
+
+
+def _scale(net: nn.Module) -> int:
+    """The network's upscaling factor, from one forward of a 16×16 input."""
+    param = next(net.parameters(), None)
+    x = torch.zeros(1, 3, 16, 16, device=param.device if param is not None else None)
+    with torch.no_grad():
+        return net(x.to(param.dtype if param is not None else torch.float32)).shape[-1] // 16
+
+
+def _read(image: str) -> tuple[np.ndarray, str]:
+    """The image as uint8 (H, W, 3) RGB and a short name: a file, or a sample photo's name."""
+    from srlab.data.io import read_image
+    from srlab.data.samples import load_sample
+
+    path = Path(image)
+    if path.is_file():
+        return read_image(path), path.stem
+    if os.sep in image or path.suffix:
+        raise FileNotFoundError(f"{image}: no such image file")
+    return load_sample(image), image
+
+
+def _lr_of(rgb: np.ndarray, scale: int, is_lr: bool) -> torch.Tensor:
+    """The LR input (3, h, w) in [0, 1]: the image itself (``--lr``) or its mod-cropped bicubic downscale."""
+    from srlab.data.imresize import imresize
+
+    x = torch.from_numpy(rgb).permute(2, 0, 1).to(torch.float64) / 255
+    if is_lr:
+        return x.float()
+    h, w = (s - s % scale for s in x.shape[-2:])
+    return imresize(x[:, :h, :w], 1 / scale).clamp(0, 1).float()
+
+
+def lam_cli(argv: list[str]) -> int:
+    """Run ``srlab lam``: compute LAM per network, print DI, write the picture."""
+    args = _parser().parse_args(argv)
+    h, w = _parse_box(args.box)
+    nets = [(source, _load_net(source)) for source in args.weights]
+    scales = {source: _scale(net) for source, net in nets}
+    if len(set(scales.values())) > 1:
+        raise ValueError(f"-w: the networks upscale differently ({scales}); compare networks of one scale")
+    scale = next(iter(scales.values()))
+    rgb, name = _read(args.image)
+    lr = _lr_of(rgb, scale, args.lr)
+    height, width = lr.shape[-2] * scale, lr.shape[-1] * scale
+    if not (0 <= h <= height - args.window - 1 and 0 <= w <= width - args.window - 1):
+        raise ValueError(
+            f"--box {h},{w} with --window {args.window}: outside {args.image} (SR {height}×{width} at ×{scale}); "
+            f"need 0 ≤ H ≤ {height - args.window - 1} and 0 ≤ W ≤ {width - args.window - 1}"
+        )
+    crop = args.crop if args.crop > 0 else max(lr.shape[-2:])
+    top, left, ch, cw = crop_for_box(tuple(lr.shape[-2:]), h, w, args.window, scale, crop)
+    lr = lr[:, top : top + ch, left : left + cw]
+    bh, bw = h - top * scale, w - left * scale
+    results: list[tuple[str, LAMResult]] = []
+    for source, net in nets:
+        start = time.perf_counter()
+        result = lam(net, lr, bh, bw, window=args.window, sigma=args.sigma, fold=args.fold,
+                     kernel_size=args.kernel_size, batch=args.batch)  # fmt: skip
+        print(f"DI {result.di:6.2f}  {source}  ({time.perf_counter() - start:.1f} s)")
+        results.append((Path(source).name, result))
+    out = Path(args.output or f"lam_{name}_{h}_{w}.png")
+    fig = lam_figure(lr, results, bh, bw, args.window, scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+    print(f"wrote {out}")
+    return 0
