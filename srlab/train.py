@@ -20,6 +20,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 import srlab_kernels
+from srlab.analysis.probes import lam_of_test_sets
 from srlab.config import validate
 from srlab.config.compose import model_spec
 from srlab.job.efficiency import measure_efficiency
@@ -109,6 +110,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                 efficiency=efficiency, train_time=train_time, steps=steps, start=start,
                                 identity=identity)  # fmt: skip
         if main:
+            # LAM diffusion index on the test sets' probes (lam.enabled; srlab.analysis, docs/analysis.md)
+            test_sets = dict(zip(datamodule.test_names, datamodule.test_sets, strict=True))
+            summary.lam = lam_of_test_sets(OmegaConf.to_container(cfg.lam), module.net, test_sets, cfg.scale)
             write_summary(output_dir / "summary.json", summary)
         return summary.to_dict()
     finally:

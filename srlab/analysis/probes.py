@@ -18,7 +18,7 @@ from torch import nn
 
 from srlab.analysis.lam import lam
 
-__all__ = ["DEFAULT_PROBES", "Probe", "crop_for_box", "lam_probes", "parse_probes"]
+__all__ = ["DEFAULT_PROBES", "Probe", "crop_for_box", "lam_of_test_sets", "lam_probes", "parse_probes"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,23 @@ def lam_probes(
     if not per_probe:
         return {"di_mean": None, "per_probe": {}}
     return {"di_mean": sum(per_probe.values()) / len(per_probe), "per_probe": per_probe}
+
+
+def lam_of_test_sets(
+    options: Mapping[str, Any], net: nn.Module, sets: Mapping[str, Any], scale: int
+) -> dict[str, Any] | None:
+    """The summary's ``lam`` for a test run: the config's ``lam`` node on the test sets, None when disabled.
+
+    ``sets`` maps a test set's name to its dataset (items ``{"lr", "name"}``, as
+    :class:`srlab.data.datasets.EvalImageDataset`); only the images that probes name are loaded.
+    """
+    if not options.get("enabled"):
+        return None
+    probes = parse_probes(options.get("probes") or {})
+    images: dict[str, dict[str, torch.Tensor]] = {}
+    for set_name, dataset in sets.items():
+        wanted = {p.image for p in probes.get(set_name, ())}
+        items = (dataset[i] for i in range(len(dataset)) if dataset.pairs[i].name in wanted)
+        images[set_name] = {item["name"]: item["lr"] for item in items}
+    keys = ("window", "fold", "sigma", "kernel_size", "crop", "batch")
+    return lam_probes(net, probes, images, scale=scale, **{k: options[k] for k in keys if k in options})

@@ -8,7 +8,7 @@ evaluation protocol, seed, precision, devices, EMA, …), the same weights files
 Left out (:data:`IGNORED`): where things are written or read on this machine (``paths``, ``data.root``),
 logging and checkpoint cadence, run-dir and resume settings, validation cadence, the sparse-product
 backend (the same arithmetic, checked against the reference), and settings that only change what is
-measured or saved (``macs_input``, ``efficiency``, ``eval.save_images``).
+measured or saved (``macs_input``, ``efficiency``, ``lam``, ``eval.save_images``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 IGNORED = (
     "paths", "logger", "hydra", "group", "task_name", "resume", "ckpt_path", "reuse", "log_images",
-    "macs_input", "efficiency", "optimized_metric", "hparams_search", "predict",
+    "macs_input", "efficiency", "lam", "optimized_metric", "hparams_search", "predict",
     "callbacks.model_checkpoint", "callbacks.periodic_checkpoint", "callbacks.lr_monitor",
     "callbacks.attention_panels", "callbacks.step_timer", "kernels.backend",
     "trainer.log_every_n_steps", "trainer.enable_progress_bar", "trainer.enable_model_summary",

@@ -11,6 +11,7 @@ Schema (version 2; version 1 files, written before run keys existed, are read wi
 - cost: ``efficiency`` = ``{"latency_ms": {"median", "iqr"}, "peak_mem_mb", "train_step_ms",
   "train_peak_mem_mb", "device", "input"}`` (null when not measured), ``train_time_s``, ``steps``,
   ``steps_per_s``, ``wall_time_s``;
+- attribution: ``lam`` = ``{"di_mean", "per_probe": {"SET/IMAGE@h,w": DI}}`` (``lam.enabled``; else null);
 - provenance: ``wandb`` (group, name, id), ``git``, ``versions``, ``device``.
 """
 
@@ -44,6 +45,7 @@ class RunSummary:
     run_key: str | None = None
     reused_from: str | None = None
     efficiency: dict[str, Any] | None = None
+    lam: dict[str, Any] | None = None
     train_time_s: float = 0.0
     steps: int = 0
     steps_per_s: float | None = None

@@ -1,10 +1,15 @@
 """DI over a fixed probe list: parsing the config's probes, the crop around each box, the mean."""
 
+import json
+
 import pytest
 import torch
+from omegaconf import OmegaConf
+from test_train import run_py
 
 from srlab.analysis import DEFAULT_PROBES, Probe, lam, lam_probes, parse_probes
 from srlab.analysis.probes import crop_for_box
+from srlab.config.compose import compose_config
 from srlab.data.samples import SAMPLE_SPLITS
 from srlab.nets import build_net
 
@@ -49,3 +54,21 @@ def test_lam_probes_mean_and_per_probe_values():
         lam_probes(net, {"samples": [Probe("c", 0, 0)]}, images, scale=2)
     with pytest.raises(ValueError, match=r"lam probe samples/b@36,6: box \(h=36"):
         lam_probes(net, {"samples": [Probe("b", 36, 6)]}, images, scale=2, window=8, fold=2)
+
+
+def test_config_probes_are_the_default_probes():
+    cfg = compose_config([])
+    assert parse_probes(OmegaConf.to_container(cfg.lam.probes)) == {
+        k: list(v) for k, v in DEFAULT_PROBES.items()
+    }
+    assert cfg.lam.enabled is False and (cfg.lam.window, cfg.lam.fold, cfg.lam.sigma) == (16, 50, 1.2)
+
+
+def test_a_test_run_logs_mean_and_per_probe_di_in_its_summary(tmp_path, data_dir):
+    run_dir = tmp_path / "job"
+    run_py("debug=fast", "logger=csv", "efficiency.enabled=false", "lam.enabled=true", "lam.fold=2", "lam.crop=24",
+           f"hydra.run.dir={run_dir}", data_dir=data_dir, cwd=tmp_path)  # fmt: skip
+    lam = json.loads((run_dir / "summary.json").read_text())["lam"]
+    assert set(lam["per_probe"]) == {f"samples/{p.key}" for p in DEFAULT_PROBES["samples"]}
+    assert all(0 < v < 100 for v in lam["per_probe"].values())
+    assert lam["di_mean"] == pytest.approx(sum(lam["per_probe"].values()) / len(lam["per_probe"]))
