@@ -22,6 +22,7 @@ from torch import nn
 from srlab.analysis.figure import lam_figure
 from srlab.analysis.lam import LAMResult, lam
 from srlab.analysis.probes import crop_for_box
+from srlab.viz._mpl import pyplot
 
 __all__ = ["lam_cli"]
 
@@ -140,8 +141,9 @@ def lam_cli(argv: list[str]) -> int:
         print(f"DI {result.di:6.2f}  {source}  ({time.perf_counter() - start:.1f} s)")
         results.append((Path(source).name, result))
     out = Path(args.output or f"lam_{name}_{h}_{w}.png")
-    fig = lam_figure(lr, results, bh, bw, args.window, scale)
+    fig = lam_figure(lr, results, bh, bw, args.window, scale, origin=(top * scale, left * scale))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
     print(f"wrote {out}")
     return 0

@@ -27,11 +27,18 @@ def _rgb(image: torch.Tensor) -> np.ndarray:
 
 
 def lam_figure(
-    lr: torch.Tensor, results: Sequence[tuple[str, LAMResult]], h: int, w: int, window: int, scale: int
+    lr: torch.Tensor,
+    results: Sequence[tuple[str, LAMResult]],
+    h: int,
+    w: int,
+    window: int,
+    scale: int,
+    origin: tuple[int, int] = (0, 0),
 ) -> Figure:
     """One row per (label, result): LR with the box, the map (√ colour scale), the overlay, the SR box crop.
 
-    Axes are in HR pixels (the LR drawn at the SR's size), so the box sits where the SR output has it.
+    Axes are in HR pixels of ``lr`` (drawn at the SR's size), so the box sits where the SR output has it;
+    ``origin`` is where ``lr`` starts in the whole image (HR pixels), for the title's box position.
     """
     plt = pyplot()
     from matplotlib.colors import PowerNorm
@@ -48,7 +55,9 @@ def lam_figure(
     for row, (label, result) in zip(axes, results, strict=True):
         heat = cmap(norm(result.map.float().numpy()))[..., :3]
         row[0].imshow(image, extent=extent, interpolation="nearest")
-        row[0].set_title(f"{label}\nLR, box {window}×{window} at ({h}, {w})", fontsize=9)
+        row[0].set_title(
+            f"{label}\nLR, box {window}×{window} at ({h + origin[0]}, {w + origin[1]})", fontsize=9
+        )
         row[1].imshow(
             result.map.float().numpy(), extent=extent, cmap=cmap, norm=norm, interpolation="nearest"
         )
