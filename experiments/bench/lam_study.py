@@ -1,8 +1,8 @@
 """The LAM study of docs/results/lam.md: DI of the released PlainUSR weights and of random-init tiny nets.
 
-``python experiments/bench/lam_study.py plainusr|tiny [--probes N] [--out docs/results/lam]`` writes
-``<out>/<part>.json`` (DI per network and probe, seconds per LAM) after every network, so a long run can
-be stopped and read. Probes: the first N of ``srlab.analysis.DEFAULT_PROBES["samples"]`` on the samples'
+``python experiments/bench/lam_study.py plainusr|tiny [--attn dense,topk,pfa] [--probes N] [--name NAME]
+[--out docs/results/lam]`` writes ``<out>/<NAME or part>.json`` (DI per network and probe, seconds per
+LAM) after every network, so a long run can be stopped and read. Probes: the first N of ``srlab.analysis.DEFAULT_PROBES["samples"]`` on the samples'
 LR (MATLAB bicubic of the mod-cropped HR, as the test does), at LAM's defaults (window 16, fold 50,
 σ₀ 1.2, kernel 9, 64×64 LR crop).
 """
@@ -35,8 +35,8 @@ def lr_images(names: set[str], scale: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def networks(part: str, scale: int, weights: Path) -> dict[str, torch.nn.Module]:
-    """The networks of one part of the study, by label (built lazily would not save much: they are small)."""
+def networks(part: str, scale: int, weights: Path, attns: list[str]) -> dict[str, torch.nn.Module]:
+    """The networks of one part of the study, by label: the released PlainUSR sizes, or tiny × attention × M."""
     if part == "plainusr":
         from srlab.nets import load_official
 
@@ -48,7 +48,7 @@ def networks(part: str, scale: int, weights: Path) -> dict[str, torch.nn.Module]
     from srlab.nets import build_net
 
     nets = {}
-    for attn in ("dense", "topk", "pfa"):
+    for attn in attns:
         for window in (8, 16):
             torch.manual_seed(0)
             spec = model_spec(compose_config([f"attn={attn}", f"window={window}", f"scale={scale}"]))
@@ -62,13 +62,15 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--probes", type=int, default=6, help="the first N sample probes")
     p.add_argument("--weights", type=Path, default=WEIGHTS)
+    p.add_argument("--attn", default="dense,topk,pfa", help="tiny: the attention mechanisms")
+    p.add_argument("--name", help="output file stem (default: the part)")
     p.add_argument("--out", type=Path, default=Path("docs/results/lam"))
     args = p.parse_args()
     probes = {"samples": DEFAULT_PROBES["samples"][: args.probes]}
     images = {"samples": lr_images({pr.image for pr in probes["samples"]}, args.scale)}
     record = {"part": args.part, "scale": args.scale, "threads": torch.get_num_threads(), "nets": {}}
     args.out.mkdir(parents=True, exist_ok=True)
-    for label, net in networks(args.part, args.scale, args.weights).items():
+    for label, net in networks(args.part, args.scale, args.weights, args.attn.split(",")).items():
         start = time.perf_counter()
         di = lam_probes(net, probes, images, scale=args.scale)
         seconds = (time.perf_counter() - start) / len(di["per_probe"])
@@ -78,7 +80,7 @@ def main() -> None:
             "s_per_lam": seconds,
         }
         print(f"{label:40s} DI {di['di_mean']:6.2f}  ({seconds:.1f} s per LAM)", flush=True)
-        (args.out / f"{args.part}.json").write_text(json.dumps(record, indent=1))
+        (args.out / f"{args.name or args.part}.json").write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":
