@@ -28,7 +28,9 @@ __all__ = ["lam_cli"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="srlab lam", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="srlab lam", description="LAM picture and DI of networks for one SR box."
+    )
     p.add_argument("image", help="HR image file, or a sample photo's name (e.g. chelsea)")
     p.add_argument(
         "-w",
