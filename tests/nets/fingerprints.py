@@ -196,7 +196,7 @@ FINGERPRINT_RTOL = 1e-13
 """How closely float64 fingerprints must agree, relative to the magnitudes involved (see :func:`fingerprint_error`).
 
 The recorded values were printed on one CPU; another CPU, or another ``ATEN_CPU_CAPABILITY``, sums in another
-order (measured up to 1.5e-14 on an AMD EPYC with AVX2 and with ``default``; the official PlainUSR outputs, 0.0
+order (measured up to 1.7e-14 on an AMD EPYC, AVX2 and ``default``; the official PlainUSR outputs, 0.0
 on the recording machine, differ by up to 3.5e-15 there).
 """
 
