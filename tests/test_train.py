@@ -27,8 +27,8 @@ def run_py(
     cmd = [
         sys.executable,
         str(ROOT / "run.py"),
-        *reuse,
         *overrides,
+        *reuse,
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={cwd / 'logs'}",
     ]
