@@ -29,6 +29,7 @@ import srlab_kernels
 from srlab.config import register_schemas, validate
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
 from srlab.lit.staged import init_from
+from srlab.logging.wandb_run import log_job_artifacts, wandb_extras, wandb_logger_arguments
 from srlab.nets.keep import resolve_keep
 from srlab.nets.official import load_official
 from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
@@ -123,6 +124,7 @@ def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
                 "resume": "allow",
                 "offline": offline,
             }
+            node = wandb_logger_arguments(OmegaConf.to_container(node, resolve=True))
         loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 
@@ -238,6 +240,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     identity = _run_identity(cfg, output_dir)
     loggers = _loggers(cfg, identity)
+    extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))  # srlab's W&B extras (None: no W&B)
     try:
         for lg in loggers:
             lg.log_hyperparams(
@@ -250,7 +253,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             )
         trainer: L.Trainer = hydra.utils.instantiate(
             cfg.trainer,
-            callbacks=_callbacks(cfg, datamodule.val_names[0], bool(loggers)),
+            callbacks=_callbacks(cfg, datamodule.val_names[0], bool(loggers))
+            + (extras.callbacks() if extras else []),
             logger=loggers or False,
             plugins=[AtomicCheckpointIO()],
             default_root_dir=str(output_dir),
@@ -302,6 +306,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         }
         if main:
             write_summary(output_dir / "summary.json", summary)
+            if extras:
+                log_job_artifacts(output_dir, extras)
         return summary
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
