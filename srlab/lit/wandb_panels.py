@@ -95,6 +95,15 @@ def centre_crop(lr: torch.Tensor, side: int, window: int) -> torch.Tensor:
     return lr[:, top : top + n, left : left + n]
 
 
+def _caption(q: QueryMap) -> str:
+    """``layer 4 (no shift): K=8/64, 16 similarities, eff. keys 5.3``."""
+    shift = f"shift {q.shift}" if q.shift else "no shift"
+    return (
+        f"layer {q.layer} ({shift}): K={q.kept}/{q.weights.size}, {q.similarities} similarities, "
+        f"eff. keys {q.effective_keys:.1f}"
+    )
+
+
 class AttentionFocusPanels(L.Callback):
     """Log attention-focus panels of ``queries`` (row, col fractions of the LR crop) at every validation.
 
@@ -151,15 +160,9 @@ class AttentionFocusPanels(L.Callback):
             ) as err:  # no window attention: PlainUSR (TypeError), lia (ValueError)
                 self._disable(str(err))
                 return
-            images = [draw_context(lr, y, x, net.window_size)]
+            images = [draw_context(lr, y, x, net.window_size), *(draw_query_map(q) for q in maps)]
             captions = [f"{batch['name'][0]}: LR crop {n}×{n}, query (y={y}, x={x}) and its window"]
-            for q in maps:
-                images.append(draw_query_map(q))
-                n = q.weights.size
-                captions.append(
-                    f"layer {q.layer} ({f'shift {q.shift}' if q.shift else 'no shift'}): "
-                    f"K={q.kept}/{n}, {q.similarities} similarities, eff. keys {q.effective_keys:.1f}"
-                )
+            captions += [_caption(q) for q in maps]
             logger.log_image(
                 key=f"val/focus/y{y}_x{x}", images=images, caption=captions, step=trainer.global_step
             )
