@@ -29,7 +29,7 @@ import srlab_kernels
 from srlab.config import register_schemas, validate
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
 from srlab.lit.staged import init_from
-from srlab.logging.wandb_run import log_job_artifacts, wandb_extras, wandb_logger_arguments
+from srlab.logging.wandb_run import finish_job, wandb_extras, wandb_logger_arguments
 from srlab.nets.keep import resolve_keep
 from srlab.nets.official import load_official
 from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
@@ -307,7 +307,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if main:
             write_summary(output_dir / "summary.json", summary)
             if extras:
-                log_job_artifacts(output_dir, extras)
+                finish_job(output_dir, extras)
         return summary
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WandbExtras", "log_job_artifacts", "wandb_extras", "wandb_logger_arguments"]
+__all__ = ["WandbExtras", "finish_job", "wandb_extras", "wandb_logger_arguments"]
 
 # Files of a finished job kept as its run artifact (those that exist), and the EMA weights.
 RUN_FILES = ("summary.json", "config_tree.log")
@@ -64,14 +64,17 @@ def wandb_logger_arguments(node: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in node.items() if k != "srlab"}, "log_model": False}
 
 
-def log_job_artifacts(run_dir: Path, extras: WandbExtras) -> None:
-    """Log the job's ``summary.json`` + ``config_tree.log`` (artifact ``summary-<run id>``, type ``run-summary``)
-    and, with ``log_model``, ``net_ema.pth`` (``model-<run id>``, type ``model``) into the active W&B run."""
+def finish_job(run_dir: Path, extras: WandbExtras) -> None:
+    """At job end: log ``summary.json`` + ``config_tree.log`` (artifact ``summary-<run id>``, type ``run-summary``)
+    and, with ``log_model``, ``net_ema.pth`` (``model-<run id>``, type ``model``) into the active W&B run, and
+    name the ``wandb sync`` command of an offline run (``settings.quiet`` hides wandb's own hint)."""
     import wandb
 
     run = wandb.run
     if run is None:
         return
+    if run.settings.mode in ("offline", "dryrun"):  # WandbLogger(offline=True) sets WANDB_MODE=dryrun
+        log.info("W&B run saved offline; upload it with: wandb sync %s", run.settings.sync_dir)
     if extras.run_artifact:
         art = wandb.Artifact(
             f"summary-{run.id}", type="run-summary", description="summary.json and config tree"
