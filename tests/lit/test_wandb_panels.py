@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.lit.wandb_panels import AttentionFocusPanels, centre_crop
 from srlab.nets import build_net
-from srlab.train import compose_config, model_spec
 
 
 class ImageLog:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.lit.staged import init_from
 from srlab.nets import build_net
-from srlab.train import compose_config, model_spec
 
 
 def net(*overrides: str) -> torch.nn.Module:
