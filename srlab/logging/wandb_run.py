@@ -40,7 +40,7 @@ class WandbExtras:
         """The Lightning callbacks these extras need (the focus panels)."""
         if not self.focus_panels:
             return []
-        from srlab.lit.wandb_panels import AttentionFocusPanels
+        from srlab.logging.focus_panels import AttentionFocusPanels
 
         return [AttentionFocusPanels(self.focus_queries, self.focus_crop)]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from srlab.config.compose import compose_config, model_spec
-from srlab.lit.wandb_panels import AttentionFocusPanels, centre_crop
+from srlab.logging.focus_panels import AttentionFocusPanels, centre_crop
 from srlab.nets import build_net
 
 
@@ -49,7 +49,7 @@ def test_topk_panels_name_every_layer_and_its_kept_keys():
 @pytest.mark.parametrize("overrides", [["model=plainusr_t"], ["attn=lia"]], ids=["plainusr", "lia"])
 def test_nets_without_window_attention_are_skipped(overrides: list[str], caplog: pytest.LogCaptureFixture):
     callback = AttentionFocusPanels()
-    with caplog.at_level("INFO", logger="srlab.lit.wandb_panels"):
+    with caplog.at_level("INFO", logger="srlab.logging.focus_panels"):
         assert _validate_once(overrides, callback).calls == []
     assert not callback.enabled and "attention-focus panels off" in caplog.text
 
