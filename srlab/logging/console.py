@@ -21,6 +21,8 @@ NOISE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("lightning.pytorch", re.compile(r"^💡 Tip: ")),
     # Lightning 2.6 calls a torch.utils._pytree API that torch 2.13 deprecates (Lightning's to fix).
     ("py.warnings", re.compile(r"`isinstance\(treespec, LeafSpec\)` is deprecated")),
+    # Optuna imports alembic, which logs each of its plugins at INFO when a sweep starts.
+    ("alembic.runtime.plugins", re.compile(r"^setup plugin ")),
 )
 
 
