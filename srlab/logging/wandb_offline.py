@@ -34,9 +34,11 @@ class OfflineArtifact:
 @dataclass
 class OfflineRun:
     """What :func:`read_offline_run` found: every logged value per history key (flattened ``a/b/c`` keys, JSON
-    decoded, in logging order), the config, the final summary and the artifacts."""
+    decoded, in logging order), the run's group and job type, the config, the final summary and the artifacts."""
 
     path: Path
+    group: str = ""
+    job_type: str = ""
     history: dict[str, list[Any]] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +115,8 @@ def read_offline_run(run_dir: str | Path) -> OfflineRun:
         elif kind == "summary":
             run.summary.update({_item_key(i): json.loads(i.value_json) for i in record.summary.update})
         elif kind in ("config", "run"):
+            if kind == "run":
+                run.group, run.job_type = record.run.run_group, record.run.job_type
             config = record.config if kind == "config" else record.run.config
             run.config.update({_item_key(i): json.loads(i.value_json) for i in config.update})
         elif kind == "artifact":
