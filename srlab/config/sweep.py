@@ -16,6 +16,7 @@ from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from hydra.errors import ConfigCompositionException
@@ -109,7 +110,16 @@ class ValidateSweep(Callback):
         for note in notes:
             log.info("sweep validation: %s", note)
         loader = GlobalHydra.instance().config_loader()
-        errors = check_jobs(jobs, lambda job: loader.load_sweep_config(config, job))
+
+        def compose(job: list[str]) -> DictConfig:
+            cfg = loader.load_sweep_config(config, job)
+            HydraConfig.instance().set_config(cfg)  # paths.* resolve as in the job (${hydra:runtime.cwd})
+            return cfg
+
+        try:
+            errors = check_jobs(jobs, compose)
+        finally:
+            HydraConfig.instance().set_config(config)
         if errors:
             raise SystemExit(
                 f"{len(errors)} of {len(jobs)} sweep jobs are invalid, none was launched:\n  "
