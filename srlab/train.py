@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 import srlab_kernels
 from srlab.config import validate
 from srlab.config.compose import model_spec
-from srlab.config.preflight import check_files_and_data, check_missing_values
+from srlab.config.preflight import check_missing_values, check_resources
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
 from srlab.job.summary import build_summary, write_summary
@@ -59,7 +59,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir."""
     check_missing_values(cfg)  # a ??? the job uses, named with the keys that need it
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
-    check_files_and_data(cfg)  # weights files, run dir and data sets that are not there
+    check_resources(cfg)  # weights files, run dir and data sets that are not there
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir

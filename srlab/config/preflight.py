@@ -6,7 +6,8 @@
   pre-training recipe, …), named with the key that needs them;
 - weights files (``weights``, ``init_from``, ``ckpt_path``) and the ``resume`` run dir that do not exist;
 - data sets the job reads (``data.train``/``val``/``test``) that are not under ``data.root`` in any known
-  layout, or ``hr``/``lr`` folders that do not exist.
+  layout, or ``hr``/``lr`` folders that do not exist;
+- an ``optimized_metric`` that is not ``test/<set>/<metric>`` of a set the job tests on.
 
 :func:`missing_values` runs before :func:`~srlab.config.validate` (validation cannot read a ``???``), the
 others after it. ``srlab check`` (and every sweep before launching, :mod:`srlab.config.sweep`) and
@@ -25,8 +26,8 @@ from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryV
 from srlab.config.arguments import ConfigError
 
 __all__ = [
-    "check_files_and_data",
     "check_missing_values",
+    "check_resources",
     "missing_data_sets",
     "missing_files",
     "missing_values",
@@ -137,6 +138,24 @@ def missing_data_sets(cfg: DictConfig) -> list[str]:
     return problems
 
 
+def unknown_objective(cfg: DictConfig) -> list[str]:
+    """``optimized_metric=…: …`` when it is not ``test/<set>/<metric>`` of a set the job tests on (the
+    sweeper would learn it only after the first trial has trained)."""
+    name = cfg.get("optimized_metric")
+    data = cfg.get("data")
+    if name is None or data is None:
+        return []
+    tested = data.get("test") if data.get("test") is not None else data.get("val")
+    sets = list(tested.keys()) if tested is not None else []
+    stage, _, rest = str(name).partition("/")
+    set_name, _, metric = rest.rpartition("/")
+    if stage == "test" and set_name in sets and metric:
+        return []
+    return [
+        f"optimized_metric={name}: expected test/<set>/<metric> with <set> one of {sets}, e.g. test/{sets[0] if sets else 'Set5'}/psnr_y"
+    ]
+
+
 def check_missing_values(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` listing every ``???`` the job uses."""
     problems = missing_values(cfg)
@@ -144,8 +163,9 @@ def check_missing_values(cfg: DictConfig) -> None:
         raise ConfigError("; ".join(problems))
 
 
-def check_files_and_data(cfg: DictConfig) -> None:
-    """Raise :class:`ConfigError` listing every missing weights file, run dir and data set of a valid config."""
-    problems = missing_files(cfg) + missing_data_sets(cfg)
+def check_resources(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` listing every missing weights file, run dir and data set of a valid config,
+    and an ``optimized_metric`` the job will not have."""
+    problems = missing_files(cfg) + missing_data_sets(cfg) + unknown_objective(cfg)
     if problems:
         raise ConfigError("; ".join(problems))

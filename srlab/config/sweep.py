@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from srlab.config.arguments import ConfigError
-from srlab.config.preflight import check_files_and_data, check_missing_values
+from srlab.config.preflight import check_missing_values, check_resources
 from srlab.config.validate import validate
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def check_jobs(
             check_missing_values(cfg)
             validate(cfg)
             if files_and_data:
-                check_files_and_data(cfg)
+                check_resources(cfg)
         except (ConfigCompositionException, ConfigError) as err:
             reason = " ".join(str(err).split())  # one line per job
             errors.append(f"{' '.join(job) or '(no overrides)'}: {reason}")

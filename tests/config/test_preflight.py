@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 
 from srlab.cli import main as srlab
 from srlab.config.compose import compose_config
-from srlab.config.preflight import missing_data_sets, missing_files, missing_values
+from srlab.config.preflight import missing_data_sets, missing_files, missing_values, unknown_objective
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +88,12 @@ def test_run_py_stops_before_any_work(tmp_path: Path, override: str, shown: str)
         -2000:
     ]
     assert not (tmp_path / "job" / "summary.json").exists()
+
+
+def test_an_optimized_metric_of_a_set_the_job_does_not_test_is_named():
+    assert unknown_objective(composed("optimized_metric=test/samples/psnr_y")) == []
+    (problem,) = unknown_objective(composed("optimized_metric=test/Set5/psnr_y"))
+    assert problem == (
+        "optimized_metric=test/Set5/psnr_y: expected test/<set>/<metric> with <set> one of ['samples'], "
+        "e.g. test/samples/psnr_y"
+    )
