@@ -15,11 +15,14 @@ def objective(summary: Mapping[str, Any], name: str | None) -> float | None:
     metrics: Mapping[str, Mapping[str, float]] = summary["metrics"]
     if name is None:
         return next(iter(metrics.values()), {}).get("psnr_y")
+    scores = {
+        s: {m: v for m, v in values.items() if isinstance(v, int | float)} for s, values in metrics.items()
+    }
     stage, _, rest = name.partition("/")
     set_name, _, metric = rest.rpartition("/")
-    if stage == "test" and metric in metrics.get(set_name, {}):
-        return float(metrics[set_name][metric])
-    known = [f"test/{s}/{m}" for s, values in metrics.items() for m in values]
+    if stage == "test" and metric in scores.get(set_name, {}):
+        return float(scores[set_name][metric])
+    known = [f"test/{s}/{m}" for s, values in scores.items() for m in values]  # not the per-image values
     raise ValueError(
         f"optimized_metric={name!r} is not a metric of this job; it has: {', '.join(known) or 'none'}"
     )

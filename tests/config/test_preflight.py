@@ -80,6 +80,7 @@ def test_run_py_stops_before_any_work(tmp_path: Path, override: str, shown: str)
         sys.executable,
         str(ROOT / "run.py"),
         "debug=fast",
+        "reuse=false",
         *override.split(),
         f"hydra.run.dir={tmp_path / 'job'}",
     ]

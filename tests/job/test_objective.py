@@ -6,7 +6,8 @@ import pytest
 
 from srlab.job.objective import objective
 
-SUMMARY = {"metrics": {"Set5": {"psnr_y": 37.5, "ssim_y": 0.95}, "Set14": {"psnr_y": 33.1}}}
+SUMMARY = {"metrics": {"Set5": {"psnr_y": 37.5, "ssim_y": 0.95, "per_image": {"baby": {"psnr_y": 38.0}}},
+                       "Set14": {"psnr_y": 33.1}}}  # fmt: skip
 
 
 def test_the_named_metric_of_the_named_set_is_returned():

@@ -22,7 +22,7 @@ MESSAGE = re.compile(
 def test_debug_fast_console_has_each_message_once_and_srlab_macs(tmp_path: Path, data_dir: Path):
     job = tmp_path / "job"
     env = {**os.environ, "WANDB_MODE": "offline"}
-    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "logger=csv", f"paths.data_dir={data_dir}",
+    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "logger=csv", "reuse=false", f"paths.data_dir={data_dir}",
            f"hydra.run.dir={job}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

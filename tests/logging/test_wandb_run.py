@@ -30,7 +30,7 @@ def pfa_job(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[P
         "WANDB_SILENT": "true",
         "WANDB_DATA_DIR": str(tmp / "wandb-data"),
     }
-    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "attn=pfa", "logger.wandb.log_model=true",
+    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "attn=pfa", "logger.wandb.log_model=true", "reuse=false",
            f"paths.data_dir={data_dir}", f"hydra.run.dir={job}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
