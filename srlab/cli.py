@@ -8,13 +8,19 @@ sparsity), ``table`` (paper tables), ``runs`` (run tables).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: srlab <command> [args]
 
 commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
-  check     compose and validate a job without running it; -m: every job of the sweep (its grid and
-            the experiment's hydra.sweeper.params): srlab check [-m] [overrides ...]
+  check     compose and validate a job without running it, and find what it would fail on later (??? values,
+            missing weights files, data sets not under data.root); -m: every job of the sweep (its grid, the
+            experiment's hydra.sweeper.params, an Optuna search space); --config-only: skip files and data:
+            srlab check [-m] [--config-only] [overrides ...]
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
   table     a paper table, the paper's values beside ours (srlab table --help)
@@ -35,15 +41,24 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def check(argv: list[str]) -> int:
     """Compose and validate one job, or with ``-m`` every job of the sweep; print OK or each bad job."""
-    from srlab.config.compose import compose_config
-    from srlab.config.sweep import check_jobs, fixed_overrides, sweep_jobs
+    from hydra.core.hydra_config import HydraConfig
 
-    overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    from srlab.config.compose import compose_config
+    from srlab.config.sweep import check_jobs, fixed_overrides, sweeper_jobs
+
+    def compose_job(job: list[str]) -> DictConfig:
+        cfg = compose_config(job, check=False, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)  # paths.* resolve as in a run (${hydra:runtime.cwd})
+        return cfg
+
+    overrides = [a for a in argv if a not in ("-m", "--multirun", "--config-only")]
+    multirun = any(a in ("-m", "--multirun") for a in argv)
     jobs = [overrides]
-    if len(overrides) < len(argv):
+    if multirun:
         hydra_cfg = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True).hydra
-        jobs = sweep_jobs(hydra_cfg.sweeper.get("params"), overrides)
-    errors = check_jobs(jobs, lambda job: compose_config(job, check=False))
+        jobs, notes = sweeper_jobs(hydra_cfg.sweeper, overrides)
+        print("\n".join(notes), end="\n" if notes else "")
+    errors = check_jobs(jobs, compose_job, files_and_data="--config-only" not in argv)
     if errors:
         print("\n".join(errors), file=sys.stderr)
         print(f"srlab check: {len(errors)} of {len(jobs)} jobs invalid", file=sys.stderr)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 import srlab_kernels
 from srlab.config import validate
 from srlab.config.compose import model_spec
+from srlab.config.preflight import check_missing_values, check_resources
 from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
@@ -30,6 +31,7 @@ from srlab.job.summary import build_summary
 from srlab.lit import atomic_torch_save
 from srlab.lit.staged import init_from
 from srlab.lit.timing import TrainStepTimer
+from srlab.logging.wandb_run import finish_job, wandb_extras
 from srlab.nets.official import load_official
 from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
 from srlab.results import run_key, write_summary
@@ -63,7 +65,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     A finished run with the same run key below ``paths.log_dir`` is reused instead (``reuse=false`` trains
     anyway), and an interrupted one is resumed from its last checkpoint (:mod:`srlab.job.reuse`).
     """
+    check_missing_values(cfg)  # a ??? the job uses, named with the keys that need it
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
+    check_resources(cfg)  # weights files, run dir and data sets that are not there
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir
@@ -110,6 +114,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                 identity=identity)  # fmt: skip
         if main:
             write_summary(output_dir / "summary.json", summary)
+            extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))
+            if extras:  # summary + config tree (and the EMA weights) as W&B artifacts
+                finish_job(output_dir, extras)
         return summary.to_dict()
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):

@@ -60,7 +60,9 @@ def test_a_sweep_with_one_bad_job_launches_none_and_lists_it(tmp_path):
 def test_srlab_check_validates_a_job_or_every_job_of_a_sweep(capsys):
     assert srlab(["check", "attn=pfa"]) == 0
     assert "OK: 1 job " in capsys.readouterr().out
-    assert srlab(["check", "-m", "experiment=pft_window"]) == 0  # the experiment's own grid: window 8…32
+    assert (
+        srlab(["check", "--config-only", "-m", "experiment=pft_window"]) == 0
+    )  # the experiment's own grid: window 8…32
     assert "OK: 4 jobs" in capsys.readouterr().out
     assert srlab(["check", "-m", "attn=dense,topk", "keep=list", "keep.values=[64,64,64,64,64,64],[64]"]) == 2
     err = capsys.readouterr().err
