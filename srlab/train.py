@@ -28,10 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 import srlab_kernels
 from srlab.config import register_schemas, validate
 from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
-from srlab.lit.staged import init_from
 from srlab.nets.keep import resolve_keep
-from srlab.nets.official import load_official
-from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
+from srlab.nets.loading import init_from, load_any_weights, refused_pickle
 from srlab.utils.config_tree import render_config_tree
 from srlab.utils.provenance import git_state, package_versions
 from srlab.utils.resolvers import register_resolvers
@@ -139,25 +137,6 @@ def _callbacks(cfg: DictConfig, first_val: str, has_logger: bool) -> list[L.Call
         )
         callbacks.append(hydra.utils.instantiate(node, **extra))
     return callbacks
-
-
-def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
-    """Load srlab's own weights, or an official PFT/HAT/SwinIR/PlainUSR checkpoint mapped to srlab's layout.
-
-    The configured preset must be the checkpoint's network: any difference is an error naming the keys.
-    """
-    state = read_state_dict(path)
-    try:
-        load_weights(net, state)
-    except ValueError as own_layout:
-        try:
-            official = load_official(state, scale=scale)
-        except ValueError as err:
-            raise ValueError(
-                f"weights={path}: neither srlab's layout ({own_layout}) nor an official one ({err})"
-            ) from None
-        log.info("weights=%s: official checkpoint, mapped to srlab's layout", path)
-        load_weights(net, official.state_dict())
 
 
 def check_ddp_launch(trainer: L.Trainer) -> None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from srlab.nets import build_net
-from srlab.nets.weights import load_weights
+from srlab.nets.loading import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 

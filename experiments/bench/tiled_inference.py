@@ -46,7 +46,7 @@ def measure(case: dict[str, Any]) -> dict[str, Any]:
     """One measurement in this (fresh) process: build PFT-light, super-resolve one LR image, report peaks."""
     import torch
 
-    from srlab.lit.inference import super_resolve, tile_spans
+    from srlab.inference.tiling import super_resolve, tile_spans
     from srlab.nets import build_net
     from srlab.train import compose_config, model_spec
 

@@ -16,10 +16,10 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from srlab.data.imresize import imresize
-from srlab.lit.inference import check_tiling, super_resolve
-from srlab.lit.schedule import WarmupMultiStep
+from srlab.inference.tiling import check_tiling, super_resolve
 from srlab.metrics import PSNRY, SSIMY
 from srlab.nets import build_net, count_params, net_cost
+from srlab.optim import WarmupMultiStep
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}

@@ -11,8 +11,9 @@ from typing import Any
 
 from torch import nn
 
+from srlab.nets.loading import load_official
 from srlab.nets.macs import Cost, count_macs, count_params, profile
-from srlab.nets.official import export_official, load_official
+from srlab.nets.official import export_official
 from srlab.nets.plainusr import PlainUSR
 from srlab.nets.window_sr import WindowSR
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -137,8 +138,11 @@ REAL = {
 """§6.3: fingerprints of the real PlainUSR weights (``{prefix}_Rep_x{s}.pth``) on the 40×56 input."""
 PLAINUSR_FILES = {"plainusr_u": "PlainUSRU", "plainusr_t": "PlainUSRT", "plainusr_s": "PlainUSRS",
                   "plainusr_m": "PlainUSRM", "plainusr_base": "PlainUSR", "plainusr_l": "PlainUSRL"}  # fmt: skip
-WEIGHTS = (Path(__file__).resolve().parents[2] / "../shared/weights/plainusr").resolve()
-"""The official PlainUSR weights in the ``shared/`` folder beside the repository checkout."""
+WEIGHTS = Path(
+    os.environ.get("SRLAB_PLAINUSR_WEIGHTS")
+    or Path(__file__).resolve().parents[2] / "../shared/weights/plainusr"
+).resolve()
+"""The official PlainUSR weights: ``$SRLAB_PLAINUSR_WEIGHTS``, else the ``shared/`` folder beside the checkout."""
 
 
 def manifest(state: Mapping[str, torch.Tensor]) -> str:
