@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import srlab_kernels
 from srlab.config import register_schemas, validate
-from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save
+from srlab.inference.upscale import Options, upscale
+from srlab.lit import AtomicCheckpointIO, SRModule, atomic_torch_save, per_image
 from srlab.nets.keep import resolve_keep
 from srlab.nets.loading import init_from, load_any_weights, refused_pickle
 from srlab.utils.config_tree import render_config_tree
@@ -121,6 +122,7 @@ def _loggers(cfg: DictConfig, identity: dict[str, str | None]) -> list[Any]:
                 "resume": "allow",
                 "offline": offline,
             }
+            node = {k: v for k, v in node.items() if k != "srlab"}  # srlab's switches, not WandbLogger's
         loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 
@@ -178,6 +180,29 @@ def _collect_metrics(results: list[dict[str, float]]) -> dict[str, dict[str, flo
     return metrics
 
 
+def predict(cfg: DictConfig) -> dict[str, Any]:
+    """``mode=predict``: ``srlab upscale`` from the config (``predict.*``, ``weights``, ``eval.tile*``)."""
+    opts = OmegaConf.to_container(cfg.predict, resolve=True)
+    if cfg.weights is None or not opts["input"]:
+        raise ValueError(
+            "mode=predict needs weights=<run dir, .ckpt, .pth> and predict.input=<file, folder or glob>"
+        )
+    inputs = opts["input"] if isinstance(opts["input"], list) else [opts["input"]]
+    options = Options(
+        cfg.eval.tile, cfg.eval.tile_overlap, cfg.eval.self_ensemble, opts["device"], opts["precision"]
+    )
+    report = upscale(inputs, cfg.weights, opts["output"], options=options, suffix=opts["suffix"],
+                     skip_existing=opts["skip_existing"])  # fmt: skip
+    log.info(report.summary())
+    if report.failed:
+        raise RuntimeError(
+            f"mode=predict: {len(report.failed)} image(s) failed: "
+            + "; ".join(f"{image}: {reason}" for image, reason in report.failed)
+        )
+    return {"mode": "predict", "output": str(report.output), "written": [str(p) for p in report.written],
+            "skipped": [str(p) for p in report.skipped], "metrics": {}}  # fmt: skip
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir."""
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
@@ -188,6 +213,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         render_config_tree(cfg, save_to=output_dir / "config_tree.log")
         rich_print_tree = __import__("rich").print
         rich_print_tree(render_config_tree(cfg))
+    if cfg.mode == "predict":
+        return predict(cfg)
     L.seed_everything(cfg.seed, workers=True)
     srlab_kernels.set_backend(cfg.kernels.backend)
     srlab_kernels.set_deterministic(cfg.kernels.deterministic)
@@ -252,8 +279,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
             load_any_weights(module.net, cfg.weights, cfg.scale)
         else:
-            raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
+            raise ValueError(f"mode={cfg.mode!r}: expected 'train', 'test' or 'predict'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)
+        metrics = _collect_metrics(results)
+        for set_name, images in module.per_image.items():  # every test image's scores, gathered over ranks
+            metrics.setdefault(set_name, {})["per_image"] = images
         summary = {
             "run_dir": str(output_dir),
             "mode": cfg.mode,
@@ -269,7 +299,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 "similarity_macs": module.cost.similarity_macs,
                 "similarity_fraction": module.cost.similarity_fraction,
             },
-            "metrics": _collect_metrics(results),
+            "metrics": metrics,
             "train_time_s": train_time,
             "steps": steps,
             "steps_per_s": steps / train_time if train_time else None,
@@ -281,6 +311,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         }
         if main:
             write_summary(output_dir / "summary.json", summary)
+            if cfg.eval.get("save_images"):
+                per_image.write_csv(output_dir / "per_image.csv", module.per_image)
+            for lg in loggers:
+                if type(lg).__name__ == "WandbLogger" and cfg.logger.wandb.get("srlab", {}).get(
+                    "per_image_table"
+                ):
+                    per_image.log_table(lg, module.per_image)
         return summary
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
