@@ -12,6 +12,8 @@ Conversions (documented in ``docs/data.md``):
   (Pillow alone would keep the high byte, ``floor(v / 256)``);
 - CMYK (e.g. CMYK JPEG) and YCbCr → RGB by Pillow's conversion;
 - multi-frame files → the first frame; EXIF orientation is ignored (pixels as stored).
+
+:func:`read_image_full` is the same reader for ``srlab upscale``: 16-bit stays 16-bit, alpha is kept.
 """
 
 from __future__ import annotations
