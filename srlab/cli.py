@@ -37,8 +37,8 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def check(argv: list[str]) -> int:
     """Compose and validate one job, or with ``-m`` every job of the sweep; print OK or each bad job."""
+    from srlab.config.compose import compose_config
     from srlab.config.sweep import check_jobs, fixed_overrides, sweep_jobs
-    from srlab.train import compose_config
 
     overrides = [a for a in argv if a not in ("-m", "--multirun")]
     jobs = [overrides]
@@ -56,8 +56,8 @@ def check(argv: list[str]) -> int:
 
 def flops(argv: list[str]) -> int:
     """Print params, MACs and per-layer keep/similarity counts of the composed config."""
+    from srlab.config.compose import compose_config, model_spec
     from srlab.nets import build_net, count_params, net_cost
-    from srlab.train import compose_config, model_spec
 
     size = next((a.split("=", 1)[1] for a in argv if a.startswith("input=")), "64x64")
     lr_size = parse_size(size)

@@ -25,6 +25,13 @@ def load_summaries(root: str | Path) -> list[dict[str, Any]]:
     return summaries
 
 
+def _takes(summary: dict[str, Any], knob: str) -> bool:
+    """Whether the run's architecture takes ``knob`` (as its registry entry declares)."""
+    from srlab.nets import get_arch
+
+    return knob in get_arch(summary["model_spec"]["arch"]).takes
+
+
 def runs_table(summaries: list[dict[str, Any]]) -> str:
     """One row per run and test set: model, scale, attn, window, params, MACs, PSNR/SSIM-Y beside bicubic."""
     header = (
@@ -44,7 +51,7 @@ def runs_table(summaries: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in summaries:
         cfg, choices = s["config"], s["choices"]
-        attn = choices.get("attn") if s.get("model_spec", {}).get("arch", "window_sr") == "window_sr" else "—"
+        attn = choices.get("attn") if _takes(s, "attn") else "—"
         window = cfg.get("window") if attn != "—" else "—"
         for set_name, m in s["metrics"].items():
             row = (s["wandb"]["name"], choices.get("model"), cfg.get("scale"), attn, window, f"{s['params']:,}",

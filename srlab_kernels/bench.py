@@ -150,7 +150,7 @@ def bench_training(
                 "overlap": None}  # fmt: skip
         batch, patch = 1, 8
     else:
-        from srlab.train import compose_config, model_spec
+        from srlab.config.compose import compose_config, model_spec
 
         spec, batch, patch = model_spec(compose_config(["model=pft_light", "scale=4"])), 32, 64
     rows = []

@@ -10,8 +10,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from srlab.config import ConfigError
+from srlab.config.compose import compose_config, model_spec
 from srlab.nets import build_net
-from srlab.train import compose_config, model_spec
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))

@@ -14,8 +14,8 @@ import torch
 from omegaconf import OmegaConf
 from test_train import ROOT, run_py
 
+from srlab.config.compose import compose_config
 from srlab.data.samples import materialize_samples
-from srlab.train import compose_config
 from srlab.utils.resolvers import job_gpu, register_resolvers
 
 

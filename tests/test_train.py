@@ -203,8 +203,8 @@ def test_every_other_mechanism_and_hat_knob_trains_and_evaluates(tmp_path: Path,
 
 
 def test_mode_test_evaluates_an_official_checkpoint(tmp_path: Path, data_dir: Path):
+    from srlab.config.compose import compose_config, model_spec
     from srlab.nets.official import export_official
-    from srlab.train import compose_config, model_spec
 
     torch.manual_seed(0)
     net = build_net(model_spec(compose_config(["model=pft_light", "scale=2"])))

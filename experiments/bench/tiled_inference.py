@@ -46,9 +46,9 @@ def measure(case: dict[str, Any]) -> dict[str, Any]:
     """One measurement in this (fresh) process: build PFT-light, super-resolve one LR image, report peaks."""
     import torch
 
+    from srlab.config.compose import compose_config, model_spec
     from srlab.inference.tiling import super_resolve, tile_spans
     from srlab.nets import build_net
-    from srlab.train import compose_config, model_spec
 
     torch.set_num_threads(case["threads"])
     torch.manual_seed(0)

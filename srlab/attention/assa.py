@@ -10,7 +10,7 @@ the −100 shift mask, which gives ≈0 in both branches: e^−100 after softmax
 - ``dsa``: AST's *dense* self-attention branch alone, P = softmax(S), i.e. exactly dense window
   attention (it subclasses :class:`DenseAttention` and so keeps its SDPA fast path).
 
-The naming follows the paper (§3.3 of ``reference/architectures.md``): the sparse branch "filters out
+The naming follows the paper (``docs/official_models.md#assa``): the sparse branch "filters out
 low query-key matching scores" (ReLU² zeroes every negative logit), the dense one "ensures sufficient
 information flow" (softmax). P, not normalised for ``assa``/``ssa`` (its rows do not sum to 1), is what
 multiplies V and what :meth:`AttentionContext.record` receives.
@@ -18,7 +18,7 @@ multiplies V and what :meth:`AttentionContext.record` receives.
 Keys: ``attn.w`` and ``attn.relative_position_bias_table`` as in AST. AST projects with two Linears,
 ``qkv.to_q`` (C→C) and ``qkv.to_kv`` (C→2C, k then v); srlab's skeleton uses one joint ``qkv`` Linear
 (C→3C, q, k, v), which is the same map with the weights stacked [to_q; to_kv]. No AST SR checkpoints
-exist (§3.6), so there is nothing to load by the split names. The relative-position index stays the
+exist (``docs/official_models.md#ast``), so there is nothing to load by the split names. The relative-position index stays the
 skeleton's non-persistent buffer (AST stores it; it is a constant of the window size).
 """
 

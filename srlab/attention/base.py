@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlab.attention.probe import AttentionProbe
 from srlab.attention.window import relative_position_index, window_partition, window_reverse
 
 
@@ -22,8 +23,9 @@ from srlab.attention.window import relative_position_index, window_partition, wi
 class AttentionContext:
     """What one layer's mixer needs to know about its place in the network for this forward.
 
-    ``state`` is shared by all layers of one forward pass (PFA keeps its two chains there);
-    ``recorder`` is set by :func:`srlab.attention.capture` when attention maps are being kept.
+    ``state`` is shared by all layers of one forward pass (PFA keeps its two chains there); ``probe``,
+    when the caller passed one to the network's forward, receives this layer's sparsity report and, on
+    request, its attention map (:class:`srlab.attention.probe.AttentionProbe`).
     """
 
     layer: int
@@ -31,22 +33,25 @@ class AttentionContext:
     keep: int
     mask: torch.Tensor | None = None
     state: dict[str, Any] = field(default_factory=dict)
-    recorder: Any = None
+    probe: AttentionProbe | None = None
+
+    @property
+    def capturing(self) -> bool:
+        """Whether this layer must hand its attention weights to the probe (an explicit N×N map)."""
+        return self.probe is not None and self.probe.wants_map(self.layer)
 
     def report(self, similarities: int, kept: int) -> None:
-        """Record, per query, how many similarities this layer computed and how many keys it kept.
+        """Tell the probe, per query, how many similarities this layer computed and how many keys it kept.
 
-        Every mechanism calls this once per forward; :func:`srlab.attention.sparsity` reads it back.
+        Every mechanism calls this once per forward; without a probe it costs nothing.
         """
-        self.state.setdefault("sparsity", {})[self.layer] = {
-            "similarities": int(similarities),
-            "kept": int(kept),
-        }
+        if self.probe is not None:
+            self.probe.report(self.layer, similarities, kept)
 
     def record(self, attn: torch.Tensor) -> None:
-        """Hand this layer's attention (B·nW, heads, N, N) to the capture recorder, if one is active."""
-        if self.recorder is not None:
-            self.recorder.record(self.layer, attn)
+        """Hand this layer's attention (B·nW, heads, N, N) to the probe, if it asked for this layer's map."""
+        if self.capturing:
+            self.probe.record(self.layer, attn)
 
 
 class TokenMixer(nn.Module):

@@ -5,7 +5,8 @@
     maps[layer]            # (len(windows), heads, N, N), float32 on the CPU, rows in the window's token order
 
 Sparse mechanisms (top-k, PFA) hand over their kept weights scattered back to N×N, zeros elsewhere; dense
-attention switches from SDPA to the explicit path while capturing. :func:`locate` finds the window and
+attention switches from SDPA to the explicit path in the captured layers. The maps travel in an
+:class:`srlab.attention.probe.AttentionProbe`, which a forward can also take directly. :func:`locate` finds the window and
 token of an image pixel for a layer with a given shift.
 """
 
@@ -17,39 +18,33 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-
-class AttentionRecorder:
-    """Receives ``record(layer, attn)`` calls from the mixers and keeps the chosen windows and layers."""
-
-    def __init__(self, windows: Sequence[int] | None = None, layers: Sequence[int] | None = None) -> None:
-        self.windows = None if windows is None else list(windows)
-        self.layers = None if layers is None else set(layers)
-        self.maps: dict[int, torch.Tensor] = {}
-
-    def record(self, layer: int, attn: torch.Tensor) -> None:
-        if self.layers is not None and layer not in self.layers:
-            return
-        kept = attn if self.windows is None else attn[self.windows]
-        self.maps[layer] = kept.detach().float().cpu()
+from srlab.attention.probe import AttentionProbe, accepts_probe
 
 
 @contextmanager
 def capture(
     net: nn.Module, windows: Sequence[int] | None = None, layers: Sequence[int] | None = None
 ) -> Iterator[dict[int, torch.Tensor]]:
-    """Record attention maps during the forwards inside the ``with`` block (the last forward wins).
+    """Record attention maps during the forwards of ``net`` inside the ``with`` block (the last forward wins).
 
     ``windows`` index the (batch · windows) axis in window-partition order (all when None); ``layers``
-    are global layer indices (all when None). The network must accept a recorder (srlab's WindowSR does).
+    are global layer indices (all when None). A shorthand for passing an :class:`AttentionProbe` with
+    ``maps=True`` to every forward in the block (a forward pre-hook adds it; removed on exit).
     """
-    if not hasattr(net, "recorder"):
-        raise TypeError(f"{type(net).__name__} has no attention layers to capture (no `recorder` attribute)")
-    recorder = AttentionRecorder(windows, layers)
-    previous, net.recorder = net.recorder, recorder
+    if not accepts_probe(net):
+        raise TypeError(
+            f"{type(net).__name__} has no attention layers to capture (its forward takes no `probe`)"
+        )
+    probe = AttentionProbe(maps=True, windows=windows, layers=layers)
+
+    def add_probe(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        return args, {**kwargs, "probe": probe}
+
+    handle = net.register_forward_pre_hook(add_probe, with_kwargs=True)
     try:
-        yield recorder.maps
+        yield probe.maps
     finally:
-        net.recorder = previous
+        handle.remove()
 
 
 def locate(y: int, x: int, height: int, width: int, window_size: int, shift: int = 0) -> tuple[int, int]:

@@ -19,7 +19,7 @@ class DenseAttention(WindowAttention):
         n = q.shape[-2]
         ctx.report(similarities=n, kept=n)
         logits_bias = add_shift_mask(bias.unsqueeze(0).expand(q.shape[0], -1, -1, -1), ctx.mask)
-        if ctx.recorder is None:
+        if not ctx.capturing:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.to(q.dtype), scale=1.0)
         attn = torch.softmax(q @ k.transpose(-2, -1) + logits_bias, dim=-1)
         ctx.record(attn)

@@ -1,7 +1,7 @@
 """PlainUSR's local importance attention (LIA, ACCV 2024): the block, its SoftPool, and the ``lia`` mixer.
 
-:class:`LocalImportanceAttention` is the official ``LocalAttention`` (§4.3 of
-``reference/architectures.md``) with its sub-key names: ``body.0`` (1×1 conv C→f), ``body.2`` (3×3
+:class:`LocalImportanceAttention` is the official ``LocalAttention`` (``docs/official_models.md#lia``)
+with its sub-key names: ``body.0`` (1×1 conv C→f), ``body.2`` (3×3
 stride-2 conv f→f), ``body.3`` (3×3 conv f→C); ``body.1`` (SoftPool) and ``body.4`` (sigmoid) have no
 parameters. It lives here, not in ``srlab.nets``, because dependencies point from networks to attention:
 the PlainUSR network imports it from this module.

@@ -1,4 +1,4 @@
-"""Progressive Focused Attention (PFT, CVPR 2025), as the official model computes it (architectures.md §1.4).
+"""Progressive Focused Attention (PFT, CVPR 2025), as the official model computes it (docs/official_models.md#pfa).
 
 Layers of equal shift parity form a chain: slot 0 holds the unshifted layers, slot 1 the shifted ones. The
 chains live in ``ctx.state["pfa"]``, one per forward, and run on across residual groups. A layer with no
@@ -64,7 +64,7 @@ class ProgressiveFocusedAttention(WindowAttention):
         if indices is None:
             ctx.record(attn)
             return attn @ v
-        if ctx.recorder is not None:
+        if ctx.capturing:
             ctx.record(attn.new_zeros(b_, nh, n, n).scatter(-1, indices, attn))
         width = indices.shape[-1]
         weights = attn.to(v.dtype).reshape(-1, n, width)  # under autocast, as ``attn @ v`` would cast

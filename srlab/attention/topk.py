@@ -30,7 +30,7 @@ class TopKAttention(WindowAttention):
             return attn @ v
         vals, pos = attn.topk(keep, dim=-1)
         vals = vals / vals.sum(-1, keepdim=True)
-        if ctx.recorder is not None:
+        if ctx.capturing:
             ctx.record(torch.zeros_like(attn).scatter(-1, pos, vals))
         weights = vals.to(v.dtype).reshape(-1, n, keep)  # under autocast, as ``attn @ v`` would cast
         out = smm_av(weights, v.reshape(-1, n, d), pos.to(torch.int32).reshape(-1, n, keep))

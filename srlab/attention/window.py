@@ -1,4 +1,4 @@
-"""Window utilities shared by every window mechanism (Swin conventions, see architectures.md §0).
+"""Window utilities shared by every window mechanism (Swin conventions, see docs/official_models.md#window-conventions).
 
 Tokens inside a window are row-major; windows are ordered batch, window-row, window-col.
 """
@@ -8,6 +8,16 @@ from __future__ import annotations
 import functools
 
 import torch
+
+
+def layer_shift(index_in_group: int, window_size: int) -> int:
+    """The cyclic shift of the ``index_in_group``-th layer of a residual group: Swin's alternation.
+
+    Even layers use regular windows, odd ones windows shifted by half a window. The one statement of this
+    rule: the backbones, the official checkpoints' masks, the viz helpers and PFA's chains (layers of equal
+    shift form one chain, so layer l inherits from l − 2) all follow it.
+    """
+    return window_size // 2 if index_in_group % 2 else 0
 
 
 def window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:

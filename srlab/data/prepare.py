@@ -12,7 +12,7 @@ renamed, so an interrupted run never leaves a half-written file under a final na
 2. **HR** — the set's HR images are found in the source (any layout :mod:`srlab.data.catalog` knows, or
    the one folder of images), read with :func:`srlab.data.io.read_image` and saved as 8-bit RGB PNG in
    ``<root>/<Name>/HR`` (files that already are 8-bit RGB PNG are copied byte for byte). LR images in the source are ignored: LR is always regenerated (step 3), because
-   LR made by anything but MATLAB bicubic silently costs PSNR (paper_tables.md §5).
+   LR made by anything but MATLAB bicubic silently costs PSNR (docs/papers.md#evaluation-protocol).
 3. **LR** — ``<root>/<Name>/LR_bicubic/X<s>/<stem>x<s>.png`` = quantised MATLAB bicubic ÷s of the HR
    mod-cropped to s (:func:`srlab.data.datasets.bicubic_lr`), for each requested scale.
 4. **sub-images** (``--subimages``, BasicSR's DIV2K recipe) — HR crops of 480 with step 240 and

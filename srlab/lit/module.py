@@ -39,7 +39,8 @@ class SRModule(L.LightningModule):
         net: network spec for :func:`srlab.nets.build_net`.
         scale: upscaling factor (also the default border crop of the metrics).
         val_names / test_names: names of the validation / test sets, in dataloader order.
-        optimizer: ``{"name": "adam"|"adamw", "lr": …, "betas": […], "weight_decay": …}``.
+        optimizer: ``{"name": "adam"|"adamw", "lr": …, "betas": […], "weight_decay": …}``; ``name`` and ``lr``
+            are required (one default, in ``conf/config.yaml``), the rest fall back to torch's.
         scheduler: ``{"milestones": […], "gamma": …, "warmup_steps": …}`` (optimizer steps).
         loss: ``l1`` (the papers') or ``mse``.
         eval: ``{"tile": int|None, "tile_overlap": int, "self_ensemble": bool, "crop_border": int|None,
@@ -200,19 +201,19 @@ class SRModule(L.LightningModule):
         )
 
     def configure_optimizers(self) -> dict[str, Any]:
-        opt = {
-            "name": "adam",
-            "lr": 2e-4,
-            "betas": (0.9, 0.99),
-            "weight_decay": 0.0,
-            **(self.hparams.optimizer or {}),
-        }
+        """The configured optimizer (``conf/config.yaml`` ``optimizer`` holds srlab's defaults) and schedule."""
+        opt = dict(self.hparams.optimizer or {})
+        missing = [key for key in ("name", "lr") if key not in opt]
+        if missing:
+            raise ValueError(
+                f"optimizer needs {' and '.join(missing)} (got {opt}); conf/config.yaml's `optimizer` has the defaults"
+            )
         name = opt.pop("name")
         if name not in OPTIMIZERS:
             raise ValueError(f"optimizer.name={name!r}: expected one of {sorted(OPTIMIZERS)}")
-        optimizer = OPTIMIZERS[name](
-            self.net.parameters(), lr=opt.pop("lr"), betas=tuple(opt.pop("betas")), **opt
-        )
+        if "betas" in opt:
+            opt["betas"] = tuple(opt["betas"])
+        optimizer = OPTIMIZERS[name](self.net.parameters(), **opt)
         factor = WarmupMultiStep(**(self.hparams.scheduler or {}))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,32 +1,25 @@
-"""SR networks: the window-transformer backbone, PlainUSR, official checkpoints, parameter and MAC counting.
+"""SR networks: the architecture registry, the backbones, official checkpoints, parameter and MAC counting.
 
-``build_net(spec)`` turns a plain model spec (the ``model`` node of the Hydra config plus the top-level
-knobs) into a module; no Lightning or Hydra here.
+``build_net(spec)`` turns a plain model spec (``{"arch": <registered name>, **constructor kwargs}``, made
+by :meth:`srlab.nets.registry.Arch.spec` from a preset and the top-level knobs) into a module; no Lightning
+or Hydra here. Importing this package imports every module in it, so an architecture's module registers
+itself (:func:`srlab.nets.registry.register_arch`): adding one is its module plus its YAML presets.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
-
-from torch import nn
 
 from srlab.nets.loading import load_official
 from srlab.nets.macs import Cost, count_macs, count_params, profile
 from srlab.nets.official import export_official
-from srlab.nets.plainusr import PlainUSR
-from srlab.nets.window_sr import WindowSR
+from srlab.nets.registry import ARCHS, Arch, Knobs, build_net, get_arch, register_arch
 
-ARCHS: dict[str, type[nn.Module]] = {"window_sr": WindowSR, "plainusr": PlainUSR}
-
-
-def build_net(spec: Mapping[str, Any]) -> nn.Module:
-    """Build a network from a plain spec: ``{"arch": "window_sr", **constructor kwargs}``."""
-    spec = dict(spec)
-    arch = spec.pop("arch", "window_sr")
-    if arch not in ARCHS:
-        raise ValueError(f"model.arch={arch!r}: expected one of {sorted(ARCHS)}")
-    return ARCHS[arch](**spec)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def net_macs(spec: Mapping[str, Any], lr_size: tuple[int, int], *, exclude_padding: bool = False) -> int:
@@ -53,15 +46,17 @@ def net_cost(spec: Mapping[str, Any], lr_size: tuple[int, int]) -> Cost:
 
 __all__ = [
     "ARCHS",
+    "Arch",
     "Cost",
-    "PlainUSR",
-    "WindowSR",
+    "Knobs",
     "build_net",
     "count_macs",
     "count_params",
     "export_official",
+    "get_arch",
     "load_official",
     "net_cost",
     "net_macs",
     "profile",
+    "register_arch",
 ]

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from srlab.nets import official
+from srlab.nets.registry import build_net
 
 log = logging.getLogger("srlab")
 
@@ -131,8 +132,6 @@ def load_official(source: Source, arch: str | None = None, scale: int | None = N
     code does (PFT: symmetric flips to a multiple of 32 inside; HAT: reflect to 16 and crop, as HATModel;
     SwinIR: reflect to the window; PlainUSR: none). ``.double()`` runs it in float64.
     """
-    from srlab.nets import build_net  # here: srlab.nets imports this module
-
     state = read_state_dict(source)
     where = _label(source)
     detected = official.detect_official(state)
@@ -245,8 +244,6 @@ def build_from_weights(path: str | os.PathLike[str]) -> Built:
 
     Raises FileNotFoundError / ValueError naming the path when it is missing or none of these.
     """
-    from srlab.nets import build_net  # here: srlab.nets imports this module
-
     path = Path(path)
     if path.is_dir():
         for candidate in (path / "net_ema.pth", path / "checkpoints" / "last.ckpt"):

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from srlab.attention.probe import AttentionProbe, accepts_probe
+
 
 @dataclass
 class Cost:
@@ -38,10 +40,11 @@ def profile(build: Callable[[], nn.Module], lr_size: tuple[int, int], batch: int
     with torch.device("meta"):
         net = build().eval()
         x = torch.empty(batch, 3, *lr_size)
+    probe = AttentionProbe() if accepts_probe(net) else None
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        net(x)
+        net(x) if probe is None else net(x, probe=probe)
     cost = Cost(macs=counter.get_total_flops() // 2)
-    layers = getattr(net, "sparsity", {})
+    layers = {} if probe is None else probe.sparsity
     if layers:
         cost.similarities = [layers[i]["similarities"] for i in sorted(layers)]
         cost.kept = [layers[i]["kept"] for i in sorted(layers)]

@@ -1,7 +1,7 @@
 """HAT's overlapping cross-attention block (OCAB), closing each residual group when ``overlap`` γ is set.
 
 Queries come from ws×ws windows, keys/values from overlapping wo×wo windows (wo = ws + int(γ·ws)),
-zero-padded after the projection and not masked, exactly as HAT (architectures.md §2.3–2.4).
+zero-padded after the projection and not masked, exactly as HAT (docs/official_models.md#ocab, #oca-index).
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from srlab.attention.window import relative_position_index, shift_mask
+from srlab.attention.window import layer_shift, relative_position_index, shift_mask
 from srlab.nets.keep import pft_schedule
 from srlab.nets.ocab import overlap_position_index
+from srlab.nets.registry import arch_for_family
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "pft": {"family": "pft", "embed_dim": 240, "depths": [4, 4, 4, 6, 6, 6], "num_heads": 6},
@@ -246,7 +247,7 @@ def _detect_plainusr(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     if kind != "ultra":
         lia = (5 if kind == "large" else 3) + (0 if deploy else 1)
         attn_feat = _shape(state, f"block1.body.{lia}.body.0.weight")[0]
-    return {"arch": "plainusr", "scale": scale, "n_feat": n_feat, "im_feat": im_feat, "attn_feat": attn_feat,
+    return {"scale": scale, "n_feat": n_feat, "im_feat": im_feat, "attn_feat": attn_feat,
             "kind": kind, "deploy": deploy}  # fmt: skip
 
 
@@ -272,8 +273,7 @@ def detect_official(state: Mapping[str, torch.Tensor]) -> Detected:
     """Architecture and hyper-parameters of an official state dict, from its key names and shapes."""
     family = _family(state)
     spec = _DETECT[family](state)
-    if family != "plainusr":
-        spec = {"arch": "window_sr", **spec}
+    spec = {"arch": arch_for_family(family).name, **spec}
     masks = [v for k, v in state.items() if k.endswith(".attn_mask")]
     img_size = spec["window_size"] * math.isqrt(masks[0].shape[0]) if masks else SWINIR_IMG_SIZE
     return Detected(_name(family, spec), family, spec, img_size)
@@ -334,7 +334,7 @@ def _official_buffers(
         if (m := _SRLAB_BLOCK.match(key)) and m[3] == "attn.relative_position_bias_table":
             prefix = key[: -len("relative_position_bias_table")]
             buffers[prefix + "relative_position_index"] = relative_position_index(ws).clone()
-            if int(m[2]) % 2:
+            if layer_shift(int(m[2]), ws):
                 buffers[prefix[: -len("attn.")] + "attn_mask"] = mask.clone()
     return buffers
 

@@ -1,6 +1,6 @@
 """PlainUSR (Wang et al., ACCV 2024): a plain conv SR net of nested channel slices, LIA and RepMBConv.
 
-Two graphs with the official key names (``reference/architectures.md`` §4):
+Two graphs with the official key names (``docs/official_models.md#plainusr``):
 
 - **deploy** (``deploy=True``): 3×3 convs, LeakyReLU(0.05) and LIA, the graph of the released
   ``PlainUSR*_Rep_x*.pth`` weights (bare state dicts that load strictly into it);
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srlab.attention.lia import LocalImportanceAttention
+from srlab.nets.registry import Arch, register_arch
 
 KINDS = {  # kind → (block names in forward order, which im_feat slice each uses, convs per block)
     "ultra": (("block1", "blockm", "block2"), (0, 1, 0), 2),
@@ -241,3 +242,7 @@ class PlainUSR(nn.Module):
                 state.update({f"{name}.body.{index}.{k}": v for k, v in attention.state_dict().items()})
         net.load_state_dict(state, strict=True)
         return net.train(self.training)
+
+
+ARCH = register_arch(Arch(name="plainusr", cls=PlainUSR, official_families=("plainusr",)))
+"""PlainUSR takes ``scale`` only: no window attention, so window, attn, keep, α and γ stay at the preset's."""

@@ -9,7 +9,8 @@ SwinIR/HAT (``layers.{g}.residual_group.blocks.{i}.attn.qkv`` …).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,8 +18,10 @@ from torch import nn
 
 from srlab import attention
 from srlab.attention.base import AttentionContext
-from srlab.attention.window import pad_to_multiple, shift_mask
+from srlab.attention.probe import AttentionProbe
+from srlab.attention.window import layer_shift, pad_to_multiple, shift_mask
 from srlab.nets.frfn import FRFN
+from srlab.nets.keep import resolve_keep
 from srlab.nets.layers import (
     CAB,
     ConvFFN,
@@ -31,9 +34,34 @@ from srlab.nets.layers import (
     tokens_to_image,
 )
 from srlab.nets.ocab import OCAB
+from srlab.nets.registry import Arch, Knobs, register_arch
 
 FFNS = ("mlp", "convffn", "frfn")
 RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean used by SwinIR, HAT and PFT
+
+
+@dataclass(frozen=True)
+class AttentionLayer:
+    """One window layer of a :class:`WindowSR`: global index, residual group, index in it, shift, K^l."""
+
+    index: int
+    group: int
+    position: int
+    shift: int
+    keep: int
+
+
+def mixer_arguments(mixer: type[nn.Module]) -> dict[str, str]:
+    """The arguments WindowSR passes a token mixer of class ``mixer`` → the config key each comes from.
+
+    The one statement of that rule: the network builds its mixers with exactly these, and config
+    validation refuses an ``attn.<argument>`` that would set one a second time.
+    """
+    sources = {"dim": "model.net.embed_dim"}
+    if issubclass(mixer, attention.WindowAttention):
+        sources |= {"num_heads": "model.net.num_heads", "window_size": "window", "qkv_bias": "model.net.qkv_bias",
+                    "rpb": "model.net.rpb", "lepe_kernel": "model.net.lepe"}  # fmt: skip
+    return sources
 
 
 class WindowLayer(nn.Module):
@@ -150,9 +178,6 @@ class WindowSR(nn.Module):
         self.scale, self.window_size, self.img_range, self.pad_mode = scale, window_size, img_range, pad_mode
         self.keep = keep[:n_layers]
         self.embed_dim = embed_dim
-        # per layer {"similarities", "kept"} per query, as the mixers reported in the last forward
-        self.sparsity: dict[int, dict[str, int]] = {}
-        self.recorder: Any = None  # set by srlab.attention.capture while attention maps are being kept
         self.upsampler = upsampler
         self.register_buffer("mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1), persistent=False)
 
@@ -163,13 +188,12 @@ class WindowSR(nn.Module):
         groups, layer = [], 0
         for depth, nh in zip(depths, heads, strict=True):
             blocks = []
+            mixer_cls = attention.get(mixer_name)
+            given = {"dim": embed_dim, "num_heads": nh, "window_size": window_size, "qkv_bias": qkv_bias,
+                     "rpb": rpb, "lepe_kernel": ffn_kernel if lepe else None}  # fmt: skip
+            mixer_args = {name: given[name] for name in mixer_arguments(mixer_cls)}
             for _ in range(depth):
-                window_args = {"num_heads": nh, "window_size": window_size, "qkv_bias": qkv_bias, "rpb": rpb,
-                               "lepe_kernel": ffn_kernel if lepe else None}  # fmt: skip
-                is_window = issubclass(attention.get(mixer_name), attention.WindowAttention)
-                mixer = attention.build(
-                    mixer_name, dim=embed_dim, **(window_args if is_window else {}), **attn
-                )
+                mixer = mixer_cls(**mixer_args, **attn)
                 blocks.append(
                     WindowLayer(
                         embed_dim,
@@ -201,43 +225,55 @@ class WindowSR(nn.Module):
             raise ValueError(f"upsampler={upsampler!r}: expected 'pixelshuffle' or 'pixelshuffledirect'")
         self.apply(_init_weights)
 
-    def forward_features(self, x: torch.Tensor, recorder: Any = None) -> torch.Tensor:
+    def attention_layers(self) -> list[AttentionLayer]:
+        """Every window layer in global order: its group, position, shift and K^l (timm's ``feature_info``)."""
+        out = []
+        for g, group in enumerate(self.layers):
+            for i in range(len(group.residual_group.blocks)):
+                out.append(
+                    AttentionLayer(len(out), g, i, layer_shift(i, self.window_size), self.keep[len(out)])
+                )
+        return out
+
+    def forward_features(self, x: torch.Tensor, probe: AttentionProbe | None = None) -> torch.Tensor:
         """Residual groups on the shallow features x (B, C, H, W), H and W window multiples."""
         h, w = x.shape[-2:]
         ws = self.window_size
-        shift = ws // 2
-        mask = shift_mask(h, w, ws, shift, x.device).to(x.dtype)
+        mask = shift_mask(h, w, ws, ws // 2, x.device).to(x.dtype)
         state: dict[str, Any] = {}  # shared by all layers of this forward (PFA chains live here)
         t = self.patch_embed.norm(image_to_tokens(x))
         layer = 0
         for group in self.layers:
             t_in = t
             for i, block in enumerate(group.residual_group.blocks):
-                s = shift if i % 2 else 0
+                s = layer_shift(i, ws)
                 ctx = AttentionContext(
                     layer=layer,
                     shift=s,
                     keep=self.keep[layer],
                     mask=mask if s else None,
                     state=state,
-                    recorder=recorder,
+                    probe=probe,
                 )
                 t = block(t, h, w, ctx)
                 layer += 1
             if group.residual_group.overlap_attn is not None:
                 t = group.residual_group.overlap_attn(t, h, w)
             t = image_to_tokens(group.conv(tokens_to_image(t, h, w))) + t_in
-        self.sparsity = state.get("sparsity", {})
         return tokens_to_image(self.norm(t), h, w)
 
-    def forward(self, x: torch.Tensor, recorder: Any = None) -> torch.Tensor:
-        """LR (N, 3, h, w) in [0, 1] → SR (N, 3, h·s, w·s), unclamped. Any h, w: padded to a window multiple."""
+    def forward(self, x: torch.Tensor, probe: AttentionProbe | None = None) -> torch.Tensor:
+        """LR (N, 3, h, w) in [0, 1] → SR (N, 3, h·s, w·s), unclamped. Any h, w: padded to a window multiple.
+
+        ``probe`` (:class:`srlab.attention.AttentionProbe`) receives every layer's sparsity report and,
+        when it asks, attention maps; the network itself keeps nothing of the forward.
+        """
         h0, w0 = x.shape[-2:]
         x = pad_to_multiple(x, self.window_size, self.pad_mode)
         mean = self.mean.to(x.dtype)
         x = (x - mean) * self.img_range
         f0 = self.conv_first(x)
-        y = self.conv_after_body(self.forward_features(f0, recorder or self.recorder)) + f0
+        y = self.conv_after_body(self.forward_features(f0, probe)) + f0
         if self.upsampler == "pixelshuffle":
             y = self.conv_last(self.upsample(self.conv_before_upsample(y)))
         else:
@@ -255,3 +291,41 @@ def _init_weights(m: nn.Module) -> None:
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
+
+
+def _knob_arguments(net: Mapping[str, Any], knobs: Knobs) -> dict[str, Any]:
+    """K^l resolved for the network's depth (``keep`` is a schedule spec), the mechanism, α as a float."""
+    keep = resolve_keep(dict(knobs.keep), knobs.window**2, list(net["depths"]))
+    return {"attn": dict(knobs.attn), "keep": keep, "ca_weight": float(knobs.ca_weight)}
+
+
+def _check_knobs(net: Mapping[str, Any], knobs: Knobs) -> None:
+    """γ ≥ 0 or null, α ≥ 0, window ≥ 1, and a keep schedule that fits the depth and the window."""
+    if knobs.overlap is not None and knobs.overlap < 0:
+        raise ValueError(f"overlap={knobs.overlap}: must be ≥ 0, or null for no OCAB")
+    if knobs.ca_weight < 0:
+        raise ValueError(f"ca_weight={knobs.ca_weight}: must be ≥ 0 (0 = no CAB)")
+    if knobs.window < 1:
+        raise ValueError(f"window={knobs.window}: must be a positive integer")
+    resolve_keep(dict(knobs.keep), knobs.window**2, list(net["depths"]))
+
+
+ARCH = register_arch(
+    Arch(
+        name="window_sr",
+        cls=WindowSR,
+        takes={
+            "scale": "scale",
+            "window": "window_size",
+            "attn": "attn",
+            "keep": "keep",
+            "ca_weight": "ca_weight",
+            "overlap": "overlap",
+        },
+        build=_knob_arguments,
+        check=_check_knobs,
+        mixer_arguments=mixer_arguments,
+        official_families=("pft", "hat", "swinir"),
+    )
+)
+"""SwinIR / HAT / PFT / AST-style window transformers: every top-level knob applies."""

@@ -61,7 +61,7 @@ def _cost(spec_json: str, size: tuple[int, int], exclude_padding: bool) -> tuple
 
 def row_costs(spec: TableSpec) -> list[RowCost]:
     """Compose every row (``experiment=<table>`` + its overrides) and count its params and MACs."""
-    from srlab.train import compose_config, model_spec
+    from srlab.config.compose import compose_config, model_spec
 
     costs = []
     for row in spec.rows:
@@ -78,7 +78,7 @@ def _run_spec(run: Run) -> dict[str, Any] | None:
     """The run's network spec: from summary.json, else recomputed from its config (W&B runs)."""
     if run.model_spec is not None:
         return _plain(run.model_spec)
-    from srlab.train import model_spec
+    from srlab.config.compose import model_spec
 
     try:
         return _plain(model_spec(OmegaConf.create(run.config)))
@@ -202,7 +202,7 @@ def _notes(spec: TableSpec, source: str, used: dict[str, str], flags: set[str]) 
     ]
     explain = {
         NO_RUN: f"{NO_RUN}: no finished run in {source} matches this row (or it lacks the value).",
-        NO_PAPER: f"{NO_PAPER}: the paper's value is not available (reference/paper_tables.md: NOT FOUND).",
+        NO_PAPER: f"{NO_PAPER}: the paper's value is not available (not found in the sources, docs/papers.md).",
         STAND_IN: f"{STAND_IN}: measured on the protocol's stand-in set (the sample photos), not on the paper's set; "
         "not comparable, so no difference is given.",
         SEVERAL: f"{SEVERAL}: several runs match this row; the newest is shown.",

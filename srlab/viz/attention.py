@@ -1,6 +1,6 @@
 """One query pixel's attention, layer by layer (PFT's Fig. 3/5): which keys of its window it weighs, how many.
 
-:func:`query_attention` runs a window network once under :func:`srlab.attention.capture` and returns, for
+:func:`query_attention` runs a window network once with an :class:`srlab.attention.AttentionProbe` and returns, for
 every layer, the query's weights over its window (as an M×M map), the window's input pixels in that layer's
 (shifted) frame, and the mechanism's kept/similarity counts. The ``plot_*`` functions draw them.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from srlab.attention import capture, locate
+from srlab.attention import AttentionProbe, locate
 from srlab.viz._mpl import pyplot
 
 if TYPE_CHECKING:
@@ -44,12 +44,10 @@ class QueryMap:
 
 
 def layer_shifts(net: nn.Module) -> list[int]:
-    """The shift of every layer, in global order: 0 on even layers of a group, window // 2 on odd ones."""
-    groups = getattr(net, "layers", None)
-    if groups is None or not hasattr(net, "window_size"):
-        raise TypeError(f"{type(net).__name__} is not a window network (srlab.nets.WindowSR)")
-    half = net.window_size // 2
-    return [half if i % 2 else 0 for group in groups for i in range(len(group.residual_group.blocks))]
+    """The shift of every layer, in global order, as the network declares it (``attention_layers()``)."""
+    if not hasattr(net, "attention_layers"):
+        raise TypeError(f"{type(net).__name__} is not a window network (it declares no attention_layers())")
+    return [layer.shift for layer in net.attention_layers()]
 
 
 def _effective_keys(rows: torch.Tensor) -> float:
@@ -79,24 +77,25 @@ def query_attention(
     was_training = net.training
     net.eval()
     try:
-        with torch.no_grad(), capture(net, windows=windows) as maps:
-            net(lr[None])
+        probe = AttentionProbe(maps=True, windows=windows)
+        with torch.no_grad():
+            net(lr[None], probe=probe)
     finally:
         net.train(was_training)
     image = lr.permute(1, 2, 0).numpy()
     out = []
     for layer, s in enumerate(shifts):
-        if layer not in maps:
+        if layer not in probe.maps:
             raise ValueError(f"layer {layer} recorded no attention map: its mixer is not a window attention")
         win, token = located[s]
-        rows = maps[layer][windows.index(win), :, token, :]  # (heads, N)
+        rows = probe.maps[layer][windows.index(win), :, token, :]  # (heads, N)
         if head is not None:
             if not 0 <= head < rows.shape[0]:
                 raise ValueError(f"head={head}: layer {layer} has {rows.shape[0]} heads")
             rows = rows[head : head + 1]
         rolled = np.roll(image, (-s, -s), axis=(0, 1))
         top, left = (win // (w // m)) * m, (win % (w // m)) * m
-        stats = net.sparsity.get(layer, {"kept": m * m, "similarities": m * m})
+        stats = probe.sparsity.get(layer, {"kept": m * m, "similarities": m * m})
         out.append(QueryMap(layer=layer, shift=s, weights=rows.mean(0).reshape(m, m).numpy(),
                             patch=rolled[top : top + m, left : left + m], query=divmod(token, m),
                             kept=int(stats["kept"]), similarities=int(stats["similarities"]),

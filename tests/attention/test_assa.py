@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 import srlab.attention as attention
 from srlab.attention.base import AttentionContext
+from srlab.attention.probe import AttentionProbe
 from srlab.attention.window import shift_mask
 from srlab.nets import build_net
 
@@ -11,9 +12,11 @@ TINY = {"arch": "window_sr", "scale": 2, "embed_dim": 16, "depths": [2, 2], "num
         "upsampler": "pixelshuffledirect"}  # fmt: skip
 
 
-class _Keep:
+class _Keep(AttentionProbe):
+    """A probe that keeps the raw maps (dtype and device as the mechanism made them)."""
+
     def __init__(self):
-        self.maps = {}
+        super().__init__(maps=True)
 
     def record(self, layer, attn):
         self.maps[layer] = attn
@@ -60,9 +63,9 @@ def _reference(m, x, shift, branch):
     return m.proj(mixed)
 
 
-def _ctx(h, w, ws, shift, recorder=None):
+def _ctx(h, w, ws, shift, probe=None):
     mask = shift_mask(h, w, ws, ws // 2).double() if shift else None
-    return AttentionContext(layer=0, shift=shift, keep=ws * ws, mask=mask, recorder=recorder)
+    return AttentionContext(layer=0, shift=shift, keep=ws * ws, mask=mask, probe=probe or AttentionProbe())
 
 
 @pytest.mark.parametrize("name", ["assa", "ssa", "dsa"])
@@ -79,7 +82,7 @@ def test_equals_the_written_out_formula(name, shift, rpb):
     x = torch.randn(2, 8, 12, 8, dtype=torch.float64)
     ctx = _ctx(8, 12, 4, shift)
     torch.testing.assert_close(m(x, ctx), _reference(m, x, shift, name), rtol=1e-10, atol=1e-12)
-    assert ctx.state["sparsity"][0] == {"similarities": 16, "kept": 16}
+    assert ctx.probe.sparsity[0] == {"similarities": 16, "kept": 16}
 
 
 def test_assa_is_the_weighted_sum_of_its_branches_and_records_p():

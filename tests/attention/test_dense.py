@@ -3,12 +3,15 @@ import torch
 
 import srlab.attention as attention
 from srlab.attention.base import AttentionContext
+from srlab.attention.probe import AttentionProbe
 from srlab.attention.window import shift_mask, window_partition, window_reverse
 
 
-class _Keep:
+class _Keep(AttentionProbe):
+    """A probe that keeps the raw maps (dtype and device as the mechanism made them)."""
+
     def __init__(self):
-        self.maps = {}
+        super().__init__(maps=True)
 
     def record(self, layer, attn):
         self.maps[layer] = attn
@@ -43,7 +46,7 @@ def test_dense_equals_explicit_softmax_attention(shift, rpb):
     expected = _explicit(m, x, shift, mask)
     torch.testing.assert_close(m(x, ctx), expected, rtol=1e-10, atol=1e-12)
     keep = _Keep()
-    ctx.recorder = keep
+    ctx.probe = keep
     torch.testing.assert_close(m(x, ctx), expected, rtol=1e-10, atol=1e-12)
     assert keep.maps[0].shape == (2 * 4, 2, 16, 16)
     torch.testing.assert_close(keep.maps[0].sum(-1), torch.ones(8, 2, 16, dtype=torch.float64))

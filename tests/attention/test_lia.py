@@ -7,6 +7,7 @@ import torch.nn.functional as F
 import srlab.attention as attention
 from srlab.attention.base import AttentionContext
 from srlab.attention.lia import LocalImportanceAttention, LocalImportanceMixer, SoftPool2d
+from srlab.attention.probe import AttentionProbe
 from srlab.nets import build_net
 
 TINY = {"arch": "window_sr", "scale": 2, "embed_dim": 16, "depths": [2, 2], "num_heads": 2, "window_size": 4,
@@ -47,7 +48,7 @@ def _bilinear(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _reference(m: LocalImportanceAttention, x: torch.Tensor) -> torch.Tensor:
-    """§4.3 of architectures.md, written out with functional ops."""
+    """LIA as docs/official_models.md#lia states it, written out with functional ops."""
     c1, c2, c3 = m.body[0], m.body[2], m.body[3]
     t = F.conv2d(x, c1.weight, c1.bias)
     t = _softpool(t, 7, 3)
@@ -106,10 +107,10 @@ def test_mixer_is_lia_then_a_projection_and_reports_no_similarities():
     assert attention.build("lia", dim=3).lia.body[0].out_channels == 1
     m = m.double()
     x = torch.randn(2, 9, 10, 8, dtype=torch.float64)
-    ctx = AttentionContext(layer=3, shift=2, keep=16)
+    ctx = AttentionContext(layer=3, shift=2, keep=16, probe=AttentionProbe())
     expected = m.proj(_reference(m.lia, x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1))
     torch.testing.assert_close(m(x, ctx), expected, rtol=1e-12, atol=1e-12)
-    assert ctx.state["sparsity"][3] == {"similarities": 0, "kept": 0}
+    assert ctx.probe.sparsity[3] == {"similarities": 0, "kept": 0}
 
 
 def test_every_parameter_and_the_input_get_a_gradient():

@@ -6,6 +6,7 @@ import torch
 import srlab.attention as attention
 from srlab.attention import pfa
 from srlab.attention.base import AttentionContext
+from srlab.attention.probe import AttentionProbe
 from srlab.attention.window import shift_mask
 from srlab.nets import build_net, net_macs
 
@@ -15,9 +16,11 @@ NET = {"arch": "window_sr", "scale": 2, "embed_dim": 16, "num_heads": HEADS, "wi
 MASK = shift_mask(8, 8, WS, WS // 2).double()  # one 8x8 image = 4 windows
 
 
-class _Keep:
+class _Keep(AttentionProbe):
+    """A probe that keeps the raw maps (dtype and device as the mechanism made them)."""
+
     def __init__(self):
-        self.maps = {}
+        super().__init__(maps=True)
 
     def record(self, layer, attn):
         self.maps[layer] = attn
@@ -29,10 +32,10 @@ def _qkvb(seed, b=4):
     return q, k, v, torch.randn(1, N, N, generator=g, dtype=torch.float64)
 
 
-def _ctx(layer, keep, state, recorder=None):
+def _ctx(layer, keep, state, probe=None):
     shift = WS // 2 if layer % 2 else 0
     return AttentionContext(layer=layer, shift=shift, keep=keep, mask=MASK if shift else None, state=state,
-                            recorder=recorder)  # fmt: skip
+                            probe=probe)  # fmt: skip
 
 
 def _oracle(layers, keeps):
@@ -62,11 +65,11 @@ def _oracle(layers, keeps):
     return outs
 
 
-def _run(layers, keeps, state=None, recorder=None):
+def _run(layers, keeps, state=None, probe=None):
     m = attention.build("pfa", dim=HEADS * D, num_heads=HEADS, window_size=WS)
     state = {} if state is None else state
     return [
-        m.attend(*lqkvb, _ctx(i, keep, state, recorder))
+        m.attend(*lqkvb, _ctx(i, keep, state, probe))
         for i, (lqkvb, keep) in enumerate(zip(layers, keeps, strict=True))
     ], state
 
@@ -83,18 +86,19 @@ def _run(layers, keeps, state=None, recorder=None):
 )
 def test_attend_matches_a_dense_masked_oracle(keeps):
     layers = [_qkvb(seed) for seed in range(len(keeps))]
-    got, state = _run(layers, keeps)
+    probe = AttentionProbe()
+    got, _ = _run(layers, keeps, probe=probe)
     for layer, (g, e) in enumerate(zip(got, _oracle(layers, keeps), strict=True)):
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12, msg=f"layer {layer}")
-    assert set(state["sparsity"]) == set(range(len(keeps)))
+    assert set(probe.sparsity) == set(range(len(keeps)))
 
 
 def test_report_record_and_kept_values_are_not_renormalised():
     layers = [_qkvb(seed) for seed in range(6)]
     rec = _Keep()
     keeps = [16, 16, 8, 8, 4, 4]
-    outs, state = _run(layers, keeps, recorder=rec)
-    sp = state["sparsity"]
+    outs, state = _run(layers, keeps, probe=rec)
+    sp = rec.sparsity
     assert [sp[i] for i in range(6)] == [{"similarities": 16, "kept": 16}] * 2 + [
         {"similarities": 16, "kept": 8}
     ] * 2 + [{"similarities": 8, "kept": 4}] * 2

@@ -3,6 +3,7 @@ import torch
 
 import srlab.attention as attention
 from srlab.attention.base import AttentionContext
+from srlab.attention.probe import AttentionProbe
 from srlab.attention.window import shift_mask
 from srlab.nets import build_net
 
@@ -10,9 +11,11 @@ NET = {"arch": "window_sr", "scale": 2, "embed_dim": 16, "depths": [2, 2], "num_
        "upsampler": "pixelshuffledirect"}  # fmt: skip
 
 
-class _Keep:
+class _Keep(AttentionProbe):
+    """A probe that keeps the raw maps (dtype and device as the mechanism made them)."""
+
     def __init__(self):
-        self.maps = {}
+        super().__init__(maps=True)
 
     def record(self, layer, attn):
         self.maps[layer] = attn
@@ -44,11 +47,11 @@ def test_keep_n_equals_dense(shift):
     mask = shift_mask(4, 4, 4, 2).double() if shift else None  # one window per image
     dense = attention.build("dense", dim=16, num_heads=2, window_size=4)
     topk = attention.build("topk", dim=16, num_heads=2, window_size=4)
-    ctx = AttentionContext(layer=0, shift=shift, keep=16, mask=mask)
+    ctx = AttentionContext(layer=0, shift=shift, keep=16, mask=mask, probe=AttentionProbe())
     torch.testing.assert_close(
         topk.attend(q, k, v, bias, ctx), dense.attend(q, k, v, bias, ctx), rtol=0, atol=1e-14
     )
-    assert ctx.state["sparsity"][0] == {"similarities": 16, "kept": 16}
+    assert ctx.probe.sparsity[0] == {"similarities": 16, "kept": 16}
 
 
 @pytest.mark.parametrize(("keep", "shift"), [(5, 0), (1, 0), (7, 2)])
@@ -57,10 +60,10 @@ def test_keep_below_n_matches_a_straightforward_implementation(keep, shift):
     mask = shift_mask(8, 8, 4, 2).double() if shift else None  # 4 windows per image
     m = attention.build("topk", dim=16, num_heads=2, window_size=4)
     rec = _Keep()
-    ctx = AttentionContext(layer=3, shift=shift, keep=keep, mask=mask, recorder=rec)
+    ctx = AttentionContext(layer=3, shift=shift, keep=keep, mask=mask, probe=rec)
     out = m.attend(q, k, v, bias, ctx)
     torch.testing.assert_close(out, _straightforward_topk(q, k, v, bias, mask, keep), rtol=1e-12, atol=1e-12)
-    assert ctx.state["sparsity"][3] == {"similarities": 16, "kept": keep}
+    assert ctx.probe.sparsity[3] == {"similarities": 16, "kept": keep}
     maps = rec.maps[3]
     assert maps.shape == (4, 2, 16, 16)
     assert torch.all((maps > 0).sum(-1) == keep)

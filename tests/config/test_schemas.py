@@ -9,8 +9,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from srlab.config import ConfigError
+from srlab.config.compose import compose_config
 from srlab.config.schema import SCHEMAS
-from srlab.train import compose_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 GROUPS = ["model", "attn", "keep", "data", "trainer"]

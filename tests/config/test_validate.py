@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from srlab.config import ConfigError
+from srlab.config.compose import compose_config, model_spec
 from srlab.config.validate import check_window_fits_patch
-from srlab.train import compose_config, model_spec
 
 
 @pytest.mark.parametrize(

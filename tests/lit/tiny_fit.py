@@ -21,6 +21,7 @@ def tiny_spec(attn: str = "dense") -> dict[str, Any]:
 
 def tiny_module(attn: str = "dense", **kwargs: Any) -> SRModule:
     torch.manual_seed(0)
+    kwargs.setdefault("optimizer", {"name": "adam", "lr": 2e-4, "betas": [0.9, 0.99]})
     return SRModule(net=tiny_spec(attn), scale=2, macs_input=[8, 8], **kwargs)
 
 

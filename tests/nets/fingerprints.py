@@ -1,11 +1,12 @@
-"""Verification data of ``reference/architectures.md`` §6 and the helpers that reproduce it.
+"""Reference data computed with the official code, and the helpers that reproduce it
+(the protocol: ``docs/official_models.md#fingerprints``).
 
-- :func:`manifest`: sha256 of the sorted ``key\\tdim1,dim2,…`` lines of a state dict (§6.2);
-- :func:`deterministic_fill`: the crc32-seeded fill of every floating-point entry (§6.3);
-- :func:`fingerprint_input` / :func:`fingerprint`: the float64 input and the five printed numbers (§6.3).
+- :func:`manifest`: sha256 of the sorted ``key\\tdim1,dim2,…`` lines of a state dict (``#manifest``);
+- :func:`deterministic_fill`: the crc32-seeded fill of every floating-point entry (``#fill``);
+- :func:`fingerprint_input` / :func:`fingerprint`: the float64 input and the five numbers (``#fingerprint-input``).
 
-The SwinIR manifests are not in §6.2; they were computed the same way from the official SwinIR code
-(JingyunLiang/SwinIR ``network_swinir.py``, img_size 64, window 8).
+The SwinIR manifests were computed the same way from the official SwinIR code (JingyunLiang/SwinIR
+``network_swinir.py``, img_size 64, window 8).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ FILLED = {
     ("hat_l", 3): (16584.78251700895, 0.41096619049076927, 0.10917035872372005, 0.03577543645801928, 0.16701450045785113),
     ("hat_l", 4): (27542.795324611125, 0.40415838572761964, 0.465776250662283, 0.7479013383474127, 0.3990955767119412),
 }  # fmt: skip
-"""§6.3: (sum, mean|y|, y[0], y[1000], y[last]) of the filled official models in float64."""
+"""(sum, mean|y|, y[0], y[1000], y[last]) of the filled official models in float64 (docs/official_models.md#fill)."""
 FILLED_INPUT = {"pft": (40, 56), "pft_light": (40, 56), "hat": (32, 48), "hat_s": (32, 48), "hat_l": (32, 48)}
 
 MINIS = {
@@ -118,7 +119,7 @@ MINIS = {
 }  # fmt: skip
 """Small configurations: (family, window_sr spec, LR input, official manifest, float64 fingerprint), computed by
 running the official arch files (PFT-SR@7d4a687 ``pft_arch.py`` with a gather stand-in for ``smm_cuda``,
-HAT@1638a9a ``hat_arch.py``, SwinIR ``network_swinir.py``) on the §6.3 fill and input. ``swinir_light`` is the
+HAT@1638a9a ``hat_arch.py``, SwinIR ``network_swinir.py``) on the same fill and input. ``swinir_light`` is the
 released SwinIR-light ×2; the input sizes make PFT and SwinIR pad."""
 
 REAL = {
@@ -135,7 +136,7 @@ REAL = {
     ("PlainUSRL", 2): (13415.345267715533, 0.4991141874454103, 0.47847976030521433, 0.6063075701782623, 0.18725326394978664),
     ("PlainUSRL", 4): (53670.447748015664, 0.49922166125527223, 0.4840606957625789, 0.9695843210947676, 0.20425387166304793),
 }  # fmt: skip
-"""§6.3: fingerprints of the real PlainUSR weights (``{prefix}_Rep_x{s}.pth``) on the 40×56 input."""
+"""Fingerprints of the real PlainUSR weights (``{prefix}_Rep_x{s}.pth``) on the 40×56 input."""
 PLAINUSR_FILES = {"plainusr_u": "PlainUSRU", "plainusr_t": "PlainUSRT", "plainusr_s": "PlainUSRS",
                   "plainusr_m": "PlainUSRM", "plainusr_base": "PlainUSR", "plainusr_l": "PlainUSRL"}  # fmt: skip
 WEIGHTS = Path(
@@ -146,13 +147,13 @@ WEIGHTS = Path(
 
 
 def manifest(state: Mapping[str, torch.Tensor]) -> str:
-    """§6.2: sha256 over the sorted ``key\\tdim1,dim2,…`` lines joined by newlines, UTF-8."""
+    """sha256 over the sorted ``key\\tdim1,dim2,…`` lines joined by newlines, UTF-8."""
     lines = sorted(f"{k}\t{','.join(str(d) for d in v.shape)}" for k, v in state.items())
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def deterministic_fill(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """§6.3: every floating-point entry replaced by the crc32-seeded rule (float64); integer buffers kept.
+    """Every floating-point entry replaced by the crc32-seeded rule (float64); integer buffers kept.
 
     SwinIR's float ``attn_mask`` buffers (no PFT/HAT/PlainUSR entry is one) keep their values too: they are
     constructed, not learned, and srlab checks them on import.
@@ -178,7 +179,7 @@ def deterministic_fill(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def fingerprint_input(h: int, w: int) -> torch.Tensor:
-    """§6.3: x[0, c, i, j] = 0.5 + 0.5·sin(0.13 i + 0.29 j + 1.7 c), float64, batch 1."""
+    """x[0, c, i, j] = 0.5 + 0.5·sin(0.13 i + 0.29 j + 1.7 c), float64, batch 1."""
     i = torch.arange(h, dtype=torch.float64).view(1, 1, h, 1)
     j = torch.arange(w, dtype=torch.float64).view(1, 1, 1, w)
     c = torch.arange(3, dtype=torch.float64).view(1, 3, 1, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.nets import build_net
 from srlab.nets.loading import (
     build_from_weights,
@@ -18,7 +19,6 @@ from srlab.nets.loading import (
     read_state_dict,
 )
 from srlab.nets.official import export_official
-from srlab.train import compose_config, model_spec
 
 SPEC = {"arch": "window_sr", "scale": 2, "embed_dim": 8, "depths": [1], "num_heads": 1, "window_size": 4,
         "upsampler": "pixelshuffledirect"}  # fmt: skip

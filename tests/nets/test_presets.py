@@ -4,13 +4,15 @@ import pytest
 import torch
 from fingerprints import MANIFESTS, PLAINUSR_MANIFESTS, PLAINUSR_TRAIN_MANIFESTS, manifest
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.nets import build_net, count_params, export_official, net_macs
-from srlab.train import compose_config, model_spec
+from srlab.nets.official import VARIANTS
+from srlab.nets.registry import arch_for_family
 
 WINDOW_PRESETS = ("pft", "pft_light", "hat_s", "hat", "hat_l", "swinir", "swinir_light")
 PLAINUSR_PRESETS = tuple(PLAINUSR_MANIFESTS)
 
-# Official parameter counts (architectures.md §6.1; SwinIR from its official network_swinir.py), ×2 / ×3 / ×4.
+# Official parameter counts (docs/official_models.md#parameter-counts), ×2 / ×3 / ×4.
 PARAMS = {
     "pft": (19_623_527, 19_808_167, 19_771_239),
     "pft_light": (775_532, 782_567, 792_416),
@@ -20,7 +22,7 @@ PARAMS = {
     "swinir": (11_752_487, 11_937_127, 11_900_199),
     "swinir_light": (910_152, 918_267, 929_628),
 }
-# PlainUSR ×2 / ×4: (training RepMBConv graph, deploy graph), §6.1.
+# PlainUSR ×2 / ×4: (training RepMBConv graph, deploy graph), docs/official_models.md#parameter-counts.
 PLAINUSR_PARAMS = {
     "plainusr_u": ((52_133, 58_325), (13_628, 19_820)),
     "plainusr_t": ((201_765, 213_141), (48_724, 60_100)),
@@ -30,7 +32,7 @@ PLAINUSR_PARAMS = {
     "plainusr_l": ((3_019_769, 3_046_697), (707_076, 734_004)),
 }
 
-# PFT's tables: MACs at LR 640×360 / 426×240 / 320×180 (×2 / ×3 / ×4), paper_tables.md §1.1–1.2.
+# PFT's tables: MACs at LR 640×360 / 426×240 / 320×180 (×2 / ×3 / ×4), docs/papers.md#pft-main.
 PFT_LR = {2: (360, 640), 3: (240, 426), 4: (180, 320)}
 PFT_PAPER = {
     ("pft", 2): 5.03e12, ("pft", 3): 2.23e12, ("pft", 4): 1.26e12,
@@ -149,3 +151,13 @@ def test_pft_macs_are_the_papers_plus_what_its_counter_omits(name):
         assert (ours - pft_flops_omissions(s, h, w)) / paper == pytest.approx(1, abs=0.01), (name, scale)
         assert 1.01 < ours / paper < 1.05  # the full count is 1.6–4.8 % above the published one
         assert net_macs(s, (h, w)) > ours  # padding 360 → 384 (…) costs extra in the real forward
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_released_variants_and_yaml_presets_agree(name):
+    """``official.VARIANTS`` (what checkpoint detection names) and ``conf/model/<name>.yaml`` cannot drift."""
+    variant = VARIANTS[name]
+    preset = spec(name, 4)
+    assert preset["arch"] == arch_for_family(variant["family"]).name
+    differing = {k: (v, preset.get(k)) for k, v in variant.items() if k != "family" and preset.get(k) != v}
+    assert not differing, f"VARIANTS[{name!r}] vs conf/model/{name}.yaml (variant, preset): {differing}"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.tables import build_table, collect_runs, load_spec, render
 from srlab.tables.build import NO_PAPER, NO_RUN, STAND_IN
-from srlab.train import compose_config, model_spec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 SPEC = FIXTURES / "tiny_table.yaml"

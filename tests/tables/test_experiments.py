@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from srlab.config.compose import compose_config, model_spec
 from srlab.tables import EXPERIMENTS_DIR, load_spec
-from srlab.train import compose_config, model_spec
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 TABLES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))

@@ -62,7 +62,7 @@ def test_query_attention_rejects_bad_inputs():
         query_attention(net, torch.rand(1, 3, 8, 8), 0, 0)
     with pytest.raises(ValueError, match="head=5: layer 0 has 2 heads"):
         query_attention(net, torch.rand(3, 8, 8), 0, 0, head=5)
-    assert not net.training and net.recorder is None
+    assert not net.training and not net._forward_pre_hooks
     with pytest.raises(ValueError, match="layer 0 recorded no attention map"):
         query_attention(_net("lia"), torch.rand(3, 8, 8), 0, 0)
 

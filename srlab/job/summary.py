@@ -1,0 +1,93 @@
+"""``summary.json``: everything about a finished job in one file, written atomically.
+
+Read back by ``srlab runs``, ``srlab table``, ``srlab.viz`` and the notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from srlab.job.identity import choices
+from srlab.lit import SRModule, per_image
+from srlab.utils.provenance import git_state, package_versions
+
+
+def collect_metrics(
+    results: list[dict[str, float]], images: per_image.PerImage | None = None
+) -> dict[str, dict[str, Any]]:
+    """``[{"test/Set5/psnr_y": …}, …]`` → ``{"Set5": {"psnr_y": …, "bicubic_psnr_y": …}}``, and with
+    ``images`` (:attr:`srlab.lit.SRModule.per_image`) ``{"Set5": {…, "per_image": {image: {metric: …}}}}``."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for key, value in result.items():
+            _, set_name, metric = key.split("/", 2)
+            metrics.setdefault(set_name, {})[metric] = float(value)
+    for set_name, scores in (images or {}).items():
+        metrics.setdefault(set_name, {})["per_image"] = scores
+    return metrics
+
+
+def build_summary(
+    cfg: DictConfig,
+    *,
+    output_dir: Path,
+    spec: dict[str, Any],
+    module: SRModule,
+    results: list[dict[str, float]],
+    train_time: float,
+    steps: int,
+    start: float,
+    identity: dict[str, str | None],
+) -> dict[str, Any]:
+    """The summary of a finished job: config, choices, network, cost, metrics per test set, timing, provenance."""
+    return {
+        "run_dir": str(output_dir),
+        "mode": cfg.mode,
+        "choices": choices(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "model_spec": spec,
+        "params": module.n_params,
+        "macs": module.macs,
+        "macs_input": list(cfg.macs_input),
+        "sparsity": {
+            "kept": module.cost.kept,
+            "similarities": module.cost.similarities,
+            "similarity_macs": module.cost.similarity_macs,
+            "similarity_fraction": module.cost.similarity_fraction,
+        },
+        "metrics": collect_metrics(results, module.per_image),
+        "train_time_s": train_time,
+        "steps": steps,
+        "steps_per_s": steps / train_time if train_time else None,
+        "wall_time_s": time.time() - start,
+        "wandb": identity,
+        "git": git_state(Path(cfg.paths.root_dir)),
+        "versions": package_versions(),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    }
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write ``summary.json`` atomically (temp file + rename)."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str))
+    tmp.replace(path)
+
+
+def write_per_image(
+    cfg: DictConfig, output_dir: Path, images: per_image.PerImage, loggers: list[Any]
+) -> None:
+    """``per_image.csv`` beside ``summary.json`` (with ``eval.save_images``) and the per-image W&B table
+    (``logger.wandb.srlab.per_image_table``)."""
+    if cfg.eval.get("save_images"):
+        per_image.write_csv(output_dir / "per_image.csv", images)
+    switches = (cfg.get("logger") or {}).get("wandb", {}).get("srlab") or {}
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger" and switches.get("per_image_table"):
+            per_image.log_table(lg, images)
