@@ -50,7 +50,7 @@ def test_train_and_eval_writes_summary_checkpoints_and_wandb_run(trained: Path):
     assert summary["params"] == sum(p.numel() for p in build_net(summary["model_spec"]).parameters())
     assert summary["macs"] > 0 and summary["steps"] == 4
     metrics = summary["metrics"]["samples"]
-    assert set(metrics) == {"psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y"}
+    assert set(metrics) == {"psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y", "per_image"}
     assert 25 < metrics["bicubic_psnr_y"] < 40 and 0 < metrics["ssim_y"] <= 1
     assert summary["config"]["window"] == 8 and summary["git"]["sha"]
     assert {"torch", "lightning", "wandb"} <= set(summary["versions"])

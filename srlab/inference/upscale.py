@@ -141,7 +141,7 @@ def plan(inputs: Sequence[str | os.PathLike[str]], output: Path, suffix: str) ->
             found = [(f, f.relative_to(path).parent) for f in _images_below(path, out_dir)]
         elif path.is_file():
             found = [(path, Path())]
-        elif glob.has_magic(str(item)):
+        elif any(c in str(item) for c in "*?["):  # a glob pattern
             matches = sorted(Path(m) for m in glob.glob(str(item), recursive=True))
             found = [(m, Path()) for m in matches if m.is_file() and m.suffix.lower() in EXTENSIONS
                      and not m.resolve().is_relative_to(out_dir)]  # fmt: skip
