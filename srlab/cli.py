@@ -1,5 +1,5 @@
 """The ``srlab`` command: ``prepare`` (data sets), ``check`` (validate configs), ``flops`` (params, MACs,
-sparsity), ``table`` (paper tables), ``runs`` (run tables).
+sparsity), ``table`` (paper tables), ``runs`` (run tables), ``upscale`` (super-resolve one's own images).
 
 ``srlab flops`` takes the same ``group=option key=value`` overrides as ``run.py`` plus
 ``input=<width>x<height>`` (LR size), e.g. ``srlab flops model=pft_light attn=pfa input=640x360``.
@@ -25,6 +25,8 @@ commands:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
   table     a paper table, the paper's values beside ours (srlab table --help)
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
+  upscale   super-resolve image files, folders or globs with an srlab run or an official checkpoint:
+            srlab upscale INPUT [INPUT ...] -w WEIGHTS [-o DIR] (srlab upscale --help)
 """
 
 
@@ -92,6 +94,51 @@ def flops(argv: list[str]) -> int:
     return 0
 
 
+def upscale(argv: list[str]) -> int:
+    """``srlab upscale``: 0 when every image was written (or skipped as existing), 1 when some failed."""
+    import argparse
+    import logging
+
+    from srlab.inference.upscale import DEFAULT_OUTPUT, PRECISIONS, Options
+    from srlab.inference.upscale import upscale as run_upscale
+
+    parser = argparse.ArgumentParser(
+        prog="srlab upscale",
+        description="Super-resolve images with an srlab run (dir, .ckpt, net_ema.pth) or an official "
+        "PFT/HAT/SwinIR/PlainUSR checkpoint. Exit code 0: all images done; 1: some failed (named on "
+        "stderr); 2: usage, weights or config error.",
+    )
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs"
+    )
+    parser.add_argument(
+        "-w", "--weights", required=True, help="srlab run dir, .ckpt, .pth or official checkpoint"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        help=f"output folder (default: {DEFAULT_OUTPUT}/ in the weights' run dir, else here)",
+    )
+    parser.add_argument("--tile", type=int, help="LR tile side in px (default: whole images)")
+    parser.add_argument("--tile-overlap", type=int, default=32, help="LR px shared by neighbouring tiles")
+    parser.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, … (default: cuda when available)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: autocast")
+    parser.add_argument("--suffix", help="output name suffix (default: _x<scale>)")
+    parser.add_argument("--skip-existing", action="store_true", help="keep outputs that exist (resume a run)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="srlab upscale: %(message)s", level=logging.INFO)
+    options = Options(args.tile, args.tile_overlap, args.self_ensemble, args.device, args.precision)
+    report = run_upscale(
+        args.inputs, args.weights, args.output, options=options, suffix=args.suffix,
+        skip_existing=args.skip_existing,
+    )  # fmt: skip
+    print(report.summary())
+    for image, reason in report.failed:
+        print(f"srlab upscale: failed: {image}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatch ``srlab <command>``; errors print one line and exit 2."""
     argv = sys.argv[1:] if argv is None else argv
@@ -112,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             from srlab.tables.cli import table
 
             return table(rest)
+        if command == "upscale":
+            return upscale(rest)
         if command == "runs":
             from srlab.results import find_summaries
             from srlab.runs import runs_table

@@ -14,7 +14,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -26,41 +25,21 @@ from srlab.config.preflight import check_missing_values, check_resources
 from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
+from srlab.job.predict import predict
 from srlab.job.reuse import KEY_FILE, finished_run, interrupted_checkpoint, reuse
-from srlab.job.summary import build_summary
+from srlab.job.summary import build_summary, write_per_image
 from srlab.lit import atomic_torch_save
-from srlab.lit.staged import init_from
 from srlab.lit.timing import TrainStepTimer
 from srlab.logging.wandb_run import finish_job, wandb_extras
-from srlab.nets.official import load_official
-from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
+from srlab.nets.loading import init_from, load_any_weights, refused_pickle
 from srlab.results import run_key, write_summary
 from srlab.utils.config_tree import render_config_tree
 
 log = logging.getLogger("srlab")
 
 
-def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
-    """Load srlab's own weights, or an official PFT/HAT/SwinIR/PlainUSR checkpoint mapped to srlab's layout.
-
-    The configured preset must be the checkpoint's network: any difference is an error naming the keys.
-    """
-    state = read_state_dict(path)
-    try:
-        load_weights(net, state)
-    except ValueError as own_layout:
-        try:
-            official = load_official(state, scale=scale)
-        except ValueError as err:
-            raise ValueError(
-                f"weights={path}: neither srlab's layout ({own_layout}) nor an official one ({err})"
-            ) from None
-        log.info("weights=%s: official checkpoint, mapped to srlab's layout", path)
-        load_weights(net, official.state_dict())
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir.
+    """Run one job (train + test, test only, or predict) and write ``summary.json`` into its Hydra output dir.
 
     A finished run with the same run key below ``paths.log_dir`` is reused instead (``reuse=false`` trains
     anyway), and an interrupted one is resumed from its last checkpoint (:mod:`srlab.job.reuse`).
@@ -75,6 +54,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if main:
         _print_config_tree(cfg, output_dir)
         (output_dir / KEY_FILE).write_text(key)
+    if cfg.mode == "predict":  # super-resolve predict.input with `weights`: no data, module or trainer
+        return predict(cfg)
     ckpt = resolve_ckpt(cfg, output_dir)
     if cfg.mode == "train" and cfg.reuse and ckpt is None:
         runs_root = Path(cfg.paths.log_dir)
@@ -106,7 +87,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
             load_any_weights(module.net, cfg.weights, cfg.scale)
         else:
-            raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
+            raise ValueError(f"mode={cfg.mode!r}: expected 'train', 'test' or 'predict'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)
         efficiency = _efficiency(cfg, trainer, module) if main else None
         summary = build_summary(cfg, output_dir=output_dir, key=key, spec=spec, module=module, results=results,
@@ -114,6 +95,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                 identity=identity)  # fmt: skip
         if main:
             write_summary(output_dir / "summary.json", summary)
+            write_per_image(cfg, output_dir, module.per_image, loggers)
             extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))
             if extras:  # summary + config tree (and the EMA weights) as W&B artifacts
                 finish_job(output_dir, extras)

@@ -33,6 +33,7 @@ class WandbExtras:
     focus_panels: bool = True
     focus_queries: list[list[float]] = field(default_factory=lambda: [[0.5, 0.5]])
     focus_crop: int = 64
+    per_image_table: bool = True
     run_artifact: bool = True
     log_model: bool = False
 

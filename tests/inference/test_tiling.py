@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlab.lit.inference import (
+from srlab.inference.tiling import (
     blend_weights,
     check_tiling,
     self_ensemble,
