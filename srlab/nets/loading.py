@@ -279,7 +279,6 @@ def build_from_weights(path: str | os.PathLike[str]) -> Built:
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: the network spec from {origin} does not build: {err}") from None
     load_weights(net, state)
-    arch = spec.get("arch", "window_sr")
     return Built(
-        net.eval(), int(spec["scale"]), f"srlab {arch} ×{spec['scale']} ({path}, spec from {origin})"
+        net.eval(), int(spec["scale"]), f"srlab {spec['arch']} ×{spec['scale']} ({path}, spec from {origin})"
     )
