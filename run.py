@@ -20,12 +20,13 @@ register_schemas()  # structured-config schemas the conf/ groups name in their d
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    """Run one job; returns the first test set's PSNR-Y (for Hydra sweepers that optimise)."""
+    """Run one job; returns ``optimized_metric`` (default: the first test set's PSNR-Y) for sweepers that optimise."""
+    from srlab.job.objective import objective
+    from srlab.logging.console import tidy_console
     from srlab.train import run
 
-    summary = run(cfg)
-    first = next(iter(summary["metrics"].values()), {})
-    return first.get("psnr_y")
+    tidy_console()  # one console line per message (Lightning's second handler off), warnings in the log file
+    return objective(run(cfg), cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

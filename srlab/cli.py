@@ -1,5 +1,5 @@
 """The ``srlab`` command: ``prepare`` (data sets), ``check`` (validate configs), ``flops`` (params, MACs,
-sparsity), ``table`` (paper tables), ``runs`` (run tables).
+sparsity), ``table`` (paper tables), ``runs`` (run tables), ``upscale`` (super-resolve one's own images).
 
 ``srlab flops`` takes the same ``group=option key=value`` overrides as ``run.py`` plus
 ``input=<width>x<height>`` (LR size), e.g. ``srlab flops model=pft_light attn=pfa input=640x360``.
@@ -8,17 +8,25 @@ sparsity), ``table`` (paper tables), ``runs`` (run tables).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: srlab <command> [args]
 
 commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
-  check     compose and validate a job without running it; -m: every job of the sweep (its grid and
-            the experiment's hydra.sweeper.params): srlab check [-m] [overrides ...]
+  check     compose and validate a job without running it, and find what it would fail on later (??? values,
+            missing weights files, data sets not under data.root); -m: every job of the sweep (its grid, the
+            experiment's hydra.sweeper.params, an Optuna search space); --config-only: skip files and data:
+            srlab check [-m] [--config-only] [overrides ...]
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
   table     a paper table, the paper's values beside ours (srlab table --help)
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
+  upscale   super-resolve image files, folders or globs with an srlab run or an official checkpoint:
+            srlab upscale INPUT [INPUT ...] -w WEIGHTS [-o DIR] (srlab upscale --help)
   lam       Local Attribution Map and diffusion index of networks for one SR box (srlab lam --help)
 """
 
@@ -36,15 +44,24 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def check(argv: list[str]) -> int:
     """Compose and validate one job, or with ``-m`` every job of the sweep; print OK or each bad job."""
-    from srlab.config.compose import compose_config
-    from srlab.config.sweep import check_jobs, fixed_overrides, sweep_jobs
+    from hydra.core.hydra_config import HydraConfig
 
-    overrides = [a for a in argv if a not in ("-m", "--multirun")]
+    from srlab.config.compose import compose_config
+    from srlab.config.sweep import check_jobs, fixed_overrides, sweeper_jobs
+
+    def compose_job(job: list[str]) -> DictConfig:
+        cfg = compose_config(job, check=False, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)  # paths.* resolve as in a run (${hydra:runtime.cwd})
+        return cfg
+
+    overrides = [a for a in argv if a not in ("-m", "--multirun", "--config-only")]
+    multirun = any(a in ("-m", "--multirun") for a in argv)
     jobs = [overrides]
-    if len(overrides) < len(argv):
+    if multirun:
         hydra_cfg = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True).hydra
-        jobs = sweep_jobs(hydra_cfg.sweeper.get("params"), overrides)
-    errors = check_jobs(jobs, lambda job: compose_config(job, check=False))
+        jobs, notes = sweeper_jobs(hydra_cfg.sweeper, overrides)
+        print("\n".join(notes), end="\n" if notes else "")
+    errors = check_jobs(jobs, compose_job, files_and_data="--config-only" not in argv)
     if errors:
         print("\n".join(errors), file=sys.stderr)
         print(f"srlab check: {len(errors)} of {len(jobs)} jobs invalid", file=sys.stderr)
@@ -78,6 +95,51 @@ def flops(argv: list[str]) -> int:
     return 0
 
 
+def upscale(argv: list[str]) -> int:
+    """``srlab upscale``: 0 when every image was written (or skipped as existing), 1 when some failed."""
+    import argparse
+    import logging
+
+    from srlab.inference.upscale import DEFAULT_OUTPUT, PRECISIONS, Options
+    from srlab.inference.upscale import upscale as run_upscale
+
+    parser = argparse.ArgumentParser(
+        prog="srlab upscale",
+        description="Super-resolve images with an srlab run (dir, .ckpt, net_ema.pth) or an official "
+        "PFT/HAT/SwinIR/PlainUSR checkpoint. Exit code 0: all images done; 1: some failed (named on "
+        "stderr); 2: usage, weights or config error.",
+    )
+    parser.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image files, folders (recursive) or globs"
+    )
+    parser.add_argument(
+        "-w", "--weights", required=True, help="srlab run dir, .ckpt, .pth or official checkpoint"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        help=f"output folder (default: {DEFAULT_OUTPUT}/ in the weights' run dir, else here)",
+    )
+    parser.add_argument("--tile", type=int, help="LR tile side in px (default: whole images)")
+    parser.add_argument("--tile-overlap", type=int, default=32, help="LR px shared by neighbouring tiles")
+    parser.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, … (default: cuda when available)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: autocast")
+    parser.add_argument("--suffix", help="output name suffix (default: _x<scale>)")
+    parser.add_argument("--skip-existing", action="store_true", help="keep outputs that exist (resume a run)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="srlab upscale: %(message)s", level=logging.INFO)
+    options = Options(args.tile, args.tile_overlap, args.self_ensemble, args.device, args.precision)
+    report = run_upscale(
+        args.inputs, args.weights, args.output, options=options, suffix=args.suffix,
+        skip_existing=args.skip_existing,
+    )  # fmt: skip
+    print(report.summary())
+    for image, reason in report.failed:
+        print(f"srlab upscale: failed: {image}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def lam(argv: list[str]) -> int:
     """``srlab lam``: LAM picture and DI (:mod:`srlab.analysis.cli`)."""
     from srlab.analysis.cli import lam_cli
@@ -105,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             from srlab.tables.cli import table
 
             return table(rest)
+        if command == "upscale":
+            return upscale(rest)
         if command == "runs":
             from srlab.results import find_summaries
             from srlab.runs import runs_table

@@ -14,7 +14,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -23,48 +22,32 @@ import srlab_kernels
 from srlab.analysis.probes import lam_of_test_sets
 from srlab.config import validate
 from srlab.config.compose import model_spec
+from srlab.config.preflight import check_missing_values, check_resources
 from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
+from srlab.job.predict import predict
 from srlab.job.reuse import KEY_FILE, finished_run, interrupted_checkpoint, reuse
-from srlab.job.summary import build_summary
+from srlab.job.summary import build_summary, write_per_image
 from srlab.lit import atomic_torch_save
-from srlab.lit.staged import init_from
 from srlab.lit.timing import TrainStepTimer
-from srlab.nets.official import load_official
-from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
+from srlab.logging.wandb_run import finish_job, wandb_extras
+from srlab.nets.loading import init_from, load_any_weights, refused_pickle
 from srlab.results import run_key, write_summary
 from srlab.utils.config_tree import render_config_tree
 
 log = logging.getLogger("srlab")
 
 
-def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
-    """Load srlab's own weights, or an official PFT/HAT/SwinIR/PlainUSR checkpoint mapped to srlab's layout.
-
-    The configured preset must be the checkpoint's network: any difference is an error naming the keys.
-    """
-    state = read_state_dict(path)
-    try:
-        load_weights(net, state)
-    except ValueError as own_layout:
-        try:
-            official = load_official(state, scale=scale)
-        except ValueError as err:
-            raise ValueError(
-                f"weights={path}: neither srlab's layout ({own_layout}) nor an official one ({err})"
-            ) from None
-        log.info("weights=%s: official checkpoint, mapped to srlab's layout", path)
-        load_weights(net, official.state_dict())
-
-
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir.
+    """Run one job (train + test, test only, or predict) and write ``summary.json`` into its Hydra output dir.
 
     A finished run with the same run key below ``paths.log_dir`` is reused instead (``reuse=false`` trains
     anyway), and an interrupted one is resumed from its last checkpoint (:mod:`srlab.job.reuse`).
     """
+    check_missing_values(cfg)  # a ??? the job uses, named with the keys that need it
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
+    check_resources(cfg)  # weights files, run dir and data sets that are not there
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir
@@ -72,6 +55,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if main:
         _print_config_tree(cfg, output_dir)
         (output_dir / KEY_FILE).write_text(key)
+    if cfg.mode == "predict":  # super-resolve predict.input with `weights`: no data, module or trainer
+        return predict(cfg)
     ckpt = resolve_ckpt(cfg, output_dir)
     if cfg.mode == "train" and cfg.reuse and ckpt is None:
         runs_root = Path(cfg.paths.log_dir)
@@ -103,7 +88,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
             load_any_weights(module.net, cfg.weights, cfg.scale)
         else:
-            raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
+            raise ValueError(f"mode={cfg.mode!r}: expected 'train', 'test' or 'predict'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)
         efficiency = _efficiency(cfg, trainer, module) if main else None
         summary = build_summary(cfg, output_dir=output_dir, key=key, spec=spec, module=module, results=results,
@@ -114,6 +99,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             test_sets = dict(zip(datamodule.test_names, datamodule.test_sets, strict=True))
             summary.lam = lam_of_test_sets(OmegaConf.to_container(cfg.lam), module.net, test_sets, cfg.scale)
             write_summary(output_dir / "summary.json", summary)
+            write_per_image(cfg, output_dir, module.per_image, loggers)
+            extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))
+            if extras:  # summary + config tree (and the EMA weights) as W&B artifacts
+                finish_job(output_dir, extras)
         return summary.to_dict()
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):

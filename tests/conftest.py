@@ -25,3 +25,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root for the ``run.py`` tests of one module (the sample photos are written there once)."""
     return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def plainusr_weights() -> Path:
+    """The official PlainUSR weights (``$SRLAB_PLAINUSR_WEIGHTS``, else ``../shared/weights/plainusr`` beside
+    the checkout, as ``tests/nets/fingerprints.py`` finds them); the test is skipped when they are absent."""
+    default = Path(__file__).resolve().parents[1] / "../shared/weights/plainusr"
+    folder = Path(os.environ.get("SRLAB_PLAINUSR_WEIGHTS") or default).resolve()
+    if not folder.is_dir():
+        pytest.skip(f"official PlainUSR weights not found at {folder} (the shared/ folder beside the repo)")
+    return folder

@@ -48,6 +48,10 @@ def test_two_process_ddp_trains_and_evaluates_like_one_process(attn, test_sets, 
     single = _summary(single_dir)
     assert set(ddp["metrics"]) == set(single["metrics"]) == {"samples", "one"}
     for name, metrics in single["metrics"].items():  # the same weights scored by 2 processes and by 1
+        images, gathered = metrics.pop("per_image"), ddp["metrics"][name]["per_image"]
+        assert list(gathered) == list(images)  # every image once, gathered from both ranks
+        for image, scores in images.items():
+            assert gathered[image] == pytest.approx(scores, rel=1e-12), (name, image)
         for key, value in metrics.items():  # float64 sums in another order: equal to rounding
             assert ddp["metrics"][name][key] == pytest.approx(value, rel=1e-12, abs=1e-12), (name, key)
     if attn == "dense":

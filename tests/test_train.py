@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from srlab.data.io import read_image
+from srlab.inference.upscale import upscale
 from srlab.nets import build_net
-from srlab.nets.weights import load_weights
+from srlab.nets.loading import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,8 +31,8 @@ def run_py(
     cmd = [
         sys.executable,
         str(ROOT / "run.py"),
-        *reuse,
         *overrides,
+        *reuse,
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={cwd / 'logs'}",
     ]
@@ -40,7 +44,7 @@ def run_py(
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "job"
-    run_py("debug=fast", f"hydra.run.dir={run_dir}", data_dir=data_dir)
+    run_py("debug=fast", "eval.save_images=true", f"hydra.run.dir={run_dir}", data_dir=data_dir)
     return run_dir
 
 
@@ -50,7 +54,7 @@ def test_train_and_eval_writes_summary_checkpoints_and_wandb_run(trained: Path):
     assert summary["params"] == sum(p.numel() for p in build_net(summary["model_spec"]).parameters())
     assert summary["macs"] > 0 and summary["steps"] == 4
     metrics = summary["metrics"]["samples"]
-    assert set(metrics) == {"psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y"}
+    assert set(metrics) == {"psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y", "per_image"}
     assert 25 < metrics["bicubic_psnr_y"] < 40 and 0 < metrics["ssim_y"] <= 1
     assert summary["config"]["window"] == 8 and summary["git"]["sha"]
     assert {"torch", "lightning", "wandb"} <= set(summary["versions"])
@@ -64,6 +68,40 @@ def test_train_and_eval_writes_summary_checkpoints_and_wandb_run(trained: Path):
     assert "model" in (trained / "config_tree.log").read_text()
     runs = list((trained / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and runs[0].name.endswith(summary["wandb"]["id"])
+
+
+def test_save_images_writes_every_test_image_its_metrics_csv_and_wandb_table(trained: Path, data_dir: Path):
+    summary = json.loads((trained / "summary.json").read_text())
+    images = summary["metrics"]["samples"]["per_image"]
+    names = sorted(p.stem for p in (data_dir / "samples" / "val" / "HR").iterdir())
+    assert sorted(images) == names and len(names) >= 2
+    for name, metrics in images.items():
+        assert {"psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y"} == set(metrics)
+        assert read_image(trained / "images" / "samples" / f"{name}_x2.png").ndim == 3
+    mean = sum(m["psnr_y"] for m in images.values()) / len(images)
+    assert mean == pytest.approx(summary["metrics"]["samples"]["psnr_y"], rel=1e-12)
+    rows = list(csv.DictReader((trained / "per_image.csv").open()))
+    assert [(r["set"], r["image"]) for r in rows] == [("samples", n) for n in names]
+    assert all(float(r["ssim_y"]) == images[r["image"]]["ssim_y"] for r in rows)
+    (run,) = (trained / "wandb").glob("offline-run-*")  # the offline run holds the table's JSON
+    (table,) = (run / "files" / "media" / "table" / "test").glob("per_image_*.table.json")
+    logged = json.loads(table.read_text())
+    assert logged["columns"] == ["image", "set", "PSNR-Y", "SSIM-Y", "bicubic PSNR-Y", "Δ PSNR-Y"]
+    assert [row[:2] for row in logged["data"]] == [[n, "samples"] for n in names]
+    assert logged["data"][0][5] == pytest.approx(
+        images[names[0]]["psnr_y"] - images[names[0]]["bicubic_psnr_y"]
+    )
+
+
+def test_mode_predict_upscales_like_srlab_upscale(trained: Path, data_dir: Path, tmp_path: Path):
+    src = data_dir / "samples" / "val" / "HR"
+    out = tmp_path / "sr"
+    run_py("mode=predict", f"weights={trained}", f"predict.input={src}", f"predict.output={out}",
+           f"hydra.run.dir={tmp_path / 'job'}", data_dir=tmp_path)  # fmt: skip
+    report = upscale([src], trained, tmp_path / "cli", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in report.written)
+    for path in report.written:
+        assert np.array_equal(read_image(out / path.name), read_image(path)), path.name
 
 
 def test_exported_ema_weights_load_and_reproduce_test_metrics(trained: Path, data_dir: Path, tmp_path: Path):

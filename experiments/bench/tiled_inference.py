@@ -47,7 +47,7 @@ def measure(case: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from srlab.config.compose import compose_config, model_spec
-    from srlab.lit.inference import super_resolve, tile_spans
+    from srlab.inference.tiling import super_resolve, tile_spans
     from srlab.nets import build_net
 
     torch.set_num_threads(case["threads"])

@@ -2,7 +2,8 @@
 
 ``srlab lam -w WEIGHTS [-w WEIGHTS …] IMAGE --box H,W [--window 16] [--fold 50] [--sigma 1.2]
 [--crop 64] [--lr] [-o OUT.png]``. WEIGHTS is a finished srlab run dir (``summary.json`` + ``net_ema.pth``)
-or an official PFT/HAT/SwinIR/PlainUSR checkpoint. IMAGE is an image file or a sample photo's name
+(or its ``.ckpt`` / ``net_ema.pth``) or an official PFT/HAT/SwinIR/PlainUSR checkpoint
+(:func:`srlab.nets.loading.build_from_weights`). IMAGE is an image file or a sample photo's name
 (``srlab.data.samples``); it is the HR image, downscaled by the network's scale with MATLAB bicubic as
 the test sets are (``--lr``: IMAGE is the LR input itself). The box's top-left (H, W) is in SR pixels of
 the whole image; LAM runs on the LR square of side ``--crop`` around it (0: the whole image).
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "--weights",
         action="append",
         required=True,
-        help="srlab run dir or official checkpoint; repeat to compare networks side by side",
+        help="srlab run dir, .ckpt, net_ema.pth or official checkpoint; repeat to compare networks side by side",
     )
     p.add_argument("--box", required=True, help="top-left H,W of the SR box, in SR pixels")
     p.add_argument("--window", type=int, default=16, help="box side in SR pixels (default 16)")
@@ -61,33 +62,15 @@ def _parse_box(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _load_net(source: str) -> nn.Module:
-    """A run dir (``summary.json`` + ``net_ema.pth``) or an official checkpoint, in eval mode.
+def _load_net(source: str) -> tuple[nn.Module, int]:
+    """The network and scale that ``-w`` names (run dir, .ckpt, net_ema.pth or official checkpoint), eval mode."""
+    from srlab.nets.loading import build_from_weights
 
-    Swap for the shared loader of ``srlab/nets/loading.py`` when it lands (it also reads .ckpt files).
-    """
-    from srlab.nets import load_official
-    from srlab.viz.runs import load_run_net
-
-    path = Path(source)
-    if path.is_dir():
-        return load_run_net(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"-w {source}: no such file or run dir")
     try:
-        return load_official(path)
-    except ValueError as err:
-        raise ValueError(
-            f"-w {source}: not an official checkpoint ({err}); srlab weights are read from their run dir"
-        ) from None
-
-
-def _scale(net: nn.Module) -> int:
-    """The network's upscaling factor, from one forward of a 16×16 input."""
-    param = next(net.parameters(), None)
-    x = torch.zeros(1, 3, 16, 16, device=param.device if param is not None else None)
-    with torch.no_grad():
-        return net(x.to(param.dtype if param is not None else torch.float32)).shape[-1] // 16
+        built = build_from_weights(source)
+    except (FileNotFoundError, ValueError) as err:
+        raise type(err)(f"-w {source}: {err}") from None
+    return built.net, built.scale
 
 
 def _read(image: str) -> tuple[np.ndarray, str]:
@@ -118,8 +101,9 @@ def lam_cli(argv: list[str]) -> int:
     """Run ``srlab lam``: compute LAM per network, print DI, write the picture."""
     args = _parser().parse_args(argv)
     h, w = _parse_box(args.box)
-    nets = [(source, _load_net(source)) for source in args.weights]
-    scales = {source: _scale(net) for source, net in nets}
+    loaded = {source: _load_net(source) for source in args.weights}
+    nets = [(source, net) for source, (net, _) in loaded.items()]
+    scales = {source: scale for source, (_, scale) in loaded.items()}
     if len(set(scales.values())) > 1:
         raise ValueError(f"-w: the networks upscale differently ({scales}); compare networks of one scale")
     scale = next(iter(scales.values()))

@@ -12,6 +12,8 @@ Conversions (documented in ``docs/data.md``):
   (Pillow alone would keep the high byte, ``floor(v / 256)``);
 - CMYK (e.g. CMYK JPEG) and YCbCr → RGB by Pillow's conversion;
 - multi-frame files → the first frame; EXIF orientation is ignored (pixels as stored).
+
+:func:`read_image_full` is the same reader for ``srlab upscale``: 16-bit stays 16-bit, alpha is kept.
 """
 
 from __future__ import annotations
@@ -19,14 +21,23 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageReadError", "image_size", "list_images", "read_image", "to_tensor"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageReadError",
+    "image_size",
+    "list_images",
+    "read_image",
+    "read_image_full",
+    "to_tensor",
+]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -130,19 +141,15 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     return height, width
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as ``uint8 (H, W, 3)`` RGB; raise :class:`ImageReadError` on any failure.
-
-    The format is taken from the file's content, never from its extension (a JPEG named ``.png`` is
-    decoded as the JPEG it is).
-    """
-    path = Path(path)
-    _check_file(path)
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Decode strictly (truncation padding forced off, under a lock) and turn Pillow's errors into
+    :class:`ImageReadError` naming ``path`` and the reason."""
     with _TRUNCATION_LOCK:
         previous = ImageFile.LOAD_TRUNCATED_IMAGES
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
-            arr = _decode(path)
+            yield
         except PermissionError as err:
             raise ImageReadError(path, f"permission denied ({err.strerror or err})") from err
         except UnidentifiedImageError as err:
@@ -155,10 +162,68 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             raise ImageReadError(path, f"corrupt or truncated image ({err})") from err
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _checked(path: Path, arr: np.ndarray) -> np.ndarray:
+    """``arr`` unless it has no pixels; a writable C-contiguous copy of Pillow's read-only views."""
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageReadError(path, f"image has no pixels (size {arr.shape[1]}x{arr.shape[0]})")
-    # Pillow's arrays are read-only views; hand out a writable array (torch.from_numpy warns otherwise).
     return arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr, order="C")
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as ``uint8 (H, W, 3)`` RGB; raise :class:`ImageReadError` on any failure.
+
+    The format is taken from the file's content, never from its extension (a JPEG named ``.png`` is
+    decoded as the JPEG it is).
+    """
+    path = Path(path)
+    _check_file(path)
+    with _decoding(path):
+        arr = _decode(path)
+    return _checked(path, arr)
+
+
+def _decode_full(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB and alpha at the file's bit depth (uint16 for 16-bit files, else uint8)."""
+    with Image.open(path) as img:
+        img.seek(0)
+        tile = list(getattr(img, "tile", []) or [])
+        wide_png = (
+            img.format == "PNG"
+            and img.mode in ("RGB", "RGBA")
+            and len(tile) == 1
+            and _low_byte_rawmode(tile[0][3]) is not None
+        )
+        img.load()
+        if not wide_png:
+            if img.mode.startswith("I;16") or img.mode == "I":
+                gray = np.asarray(img).astype(np.int64).clip(0, 65535).astype(np.uint16)
+                return np.repeat(gray[..., None], 3, axis=2), None
+            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+                rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8)
+                return rgba[..., :3], rgba[..., 3]
+            return _to_rgb(img), None
+        high = np.asarray(img, dtype=np.uint16)
+    with Image.open(path) as img:  # the low byte, as in _decode
+        img.tile = [(*tile[0][:3], _low_byte_rawmode(tile[0][3]))]
+        img.load()
+        full = high * 256 + np.asarray(img, dtype=np.uint16)
+    return full[..., :3], (full[..., 3] if full.shape[2] == 4 else None)
+
+
+def read_image_full(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read an image for super-resolving it as it is: ``(rgb (H, W, 3), alpha (H, W) or None)``.
+
+    Unlike :func:`read_image` (the 8-bit pixels every dataset sees), 16-bit files stay 16-bit (uint16)
+    and the alpha of ``RGBA`` / ``LA`` / transparent palette images is kept; grayscale is replicated to
+    RGB. Same checks and :class:`ImageReadError` as :func:`read_image`.
+    """
+    path = Path(path)
+    _check_file(path)
+    with _decoding(path):
+        rgb, alpha = _decode_full(path)
+    return _checked(path, rgb), (None if alpha is None else np.ascontiguousarray(alpha))
 
 
 def _describe(names: Iterable[str], limit: int = 8) -> str:

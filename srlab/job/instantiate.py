@@ -17,6 +17,7 @@ from lightning.pytorch.strategies.launchers.subprocess_script import _Subprocess
 from omegaconf import DictConfig, OmegaConf
 
 from srlab.lit import AtomicCheckpointIO, SRModule
+from srlab.logging.wandb_run import wandb_extras, wandb_logger_arguments
 
 
 def instantiate_module(
@@ -52,12 +53,14 @@ def instantiate_loggers(cfg: DictConfig, identity: dict[str, str | None]) -> lis
                 "resume": "allow",
                 "offline": offline,
             }
+            node = wandb_logger_arguments(OmegaConf.to_container(node, resolve=True))  # less srlab's extras
         loggers.append(hydra.utils.instantiate(node, **extra))
     return loggers
 
 
 def instantiate_callbacks(cfg: DictConfig, first_val: str, has_logger: bool) -> list[L.Callback]:
-    """The configured callbacks; the checkpoint monitor defaults to the first validation set's PSNR-Y."""
+    """The configured callbacks, and those of srlab's W&B extras; the checkpoint monitor defaults to the first
+    validation set's PSNR-Y."""
     callbacks = []
     for name, node in (cfg.get("callbacks") or {}).items():
         if name == "lr_monitor" and not has_logger:
@@ -68,7 +71,8 @@ def instantiate_callbacks(cfg: DictConfig, first_val: str, has_logger: bool) -> 
             else {}
         )
         callbacks.append(hydra.utils.instantiate(node, **extra))
-    return callbacks
+    extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))
+    return callbacks + (extras.callbacks() if extras else [])  # the W&B focus panels
 
 
 def instantiate_trainer(cfg: DictConfig, loggers: list[Any], first_val: str, output_dir: Path) -> L.Trainer:

@@ -10,18 +10,24 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from srlab.job.identity import choices
-from srlab.lit import SRModule
+from srlab.lit import SRModule, per_image
+from srlab.logging.wandb_run import wandb_extras
 from srlab.results import RunSummary
 from srlab.utils.provenance import git_state, package_versions
 
 
-def collect_metrics(results: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
-    """``[{"test/Set5/psnr_y": …}, …]`` → ``{"Set5": {"psnr_y": …, "bicubic_psnr_y": …}}``."""
+def collect_metrics(
+    results: list[dict[str, float]], images: per_image.PerImage | None = None
+) -> dict[str, dict[str, Any]]:
+    """``[{"test/Set5/psnr_y": …}, …]`` → ``{"Set5": {"psnr_y": …, "bicubic_psnr_y": …}}``, and with
+    ``images`` (:attr:`srlab.lit.SRModule.per_image`) ``{"Set5": {…, "per_image": {image: {metric: …}}}}``."""
     metrics: dict[str, dict[str, Any]] = {}
     for result in results:
         for key, value in result.items():
             _, set_name, metric = key.split("/", 2)
             metrics.setdefault(set_name, {})[metric] = float(value)
+    for set_name, scores in (images or {}).items():
+        metrics.setdefault(set_name, {})["per_image"] = scores
     return metrics
 
 
@@ -56,7 +62,7 @@ def build_summary(
             "similarity_macs": module.cost.similarity_macs,
             "similarity_fraction": module.cost.similarity_fraction,
         },
-        metrics=collect_metrics(results),
+        metrics=collect_metrics(results, module.per_image),
         efficiency=efficiency,
         train_time_s=train_time,
         steps=steps,
@@ -67,3 +73,16 @@ def build_summary(
         versions=package_versions(),
         device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
     )
+
+
+def write_per_image(
+    cfg: DictConfig, output_dir: Path, images: per_image.PerImage, loggers: list[Any]
+) -> None:
+    """``per_image.csv`` beside ``summary.json`` (with ``eval.save_images``) and the per-image W&B table
+    (``logger.wandb.srlab.per_image_table``)."""
+    if cfg.eval.get("save_images"):
+        per_image.write_csv(output_dir / "per_image.csv", images)
+    extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger" and extras is not None and extras.per_image_table:
+            per_image.log_table(lg, images)

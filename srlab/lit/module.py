@@ -7,6 +7,7 @@ Knows Lightning and torchmetrics, not Hydra: every constructor argument is a pla
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -16,10 +17,12 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from srlab.data.imresize import imresize
-from srlab.lit.inference import check_tiling, super_resolve
-from srlab.lit.schedule import WarmupMultiStep
-from srlab.metrics import PSNRY, SSIMY
+from srlab.inference.tiling import check_tiling, super_resolve
+from srlab.inference.upscale import encode_png, quantize, write_atomic
+from srlab.lit import per_image
+from srlab.metrics import PSNRY, SSIMY, psnr, ssim
 from srlab.nets import build_net, count_params, net_cost
+from srlab.optim import WarmupMultiStep
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 LOSSES = {"l1": F.l1_loss, "mse": F.mse_loss}
@@ -40,7 +43,9 @@ class SRModule(L.LightningModule):
             are required (one default, in ``conf/config.yaml``), the rest fall back to torch's.
         scheduler: ``{"milestones": […], "gamma": …, "warmup_steps": …}`` (optimizer steps).
         loss: ``l1`` (the papers') or ``mse``.
-        eval: ``{"tile": int|None, "tile_overlap": int, "self_ensemble": bool, "crop_border": int|None}``.
+        eval: ``{"tile": int|None, "tile_overlap": int, "self_ensemble": bool, "crop_border": int|None,
+            "save_images": bool}``; ``save_images`` writes each test SR image as
+            ``<default_root_dir>/images/<set>/<name>_x<scale>.png``.
         macs_input: LR (h, w) at which MACs are counted and logged (HAT's convention: 64×64).
         log_images: how many validation images of the first set to log as bicubic / SR / HR crops.
     """
@@ -70,6 +75,7 @@ class SRModule(L.LightningModule):
             "tile_overlap": 32,
             "self_ensemble": False,
             "crop_border": None,
+            "save_images": False,
             **(eval or {}),
         }
         check_tiling(
@@ -77,6 +83,7 @@ class SRModule(L.LightningModule):
         )
         crop = self.eval_opts["crop_border"]
         crop = scale if crop is None else crop
+        self.crop_border = crop
         self.val_names, self.test_names = list(val_names), list(test_names or val_names)
         self.val_metrics = nn.ModuleDict({n: _set_metrics(crop) for n in self.val_names})
         self.val_bicubic = nn.ModuleDict({n: _set_metrics(crop) for n in self.val_names})
@@ -86,6 +93,9 @@ class SRModule(L.LightningModule):
         self.cost = net_cost(net, tuple(macs_input))
         self.macs = self.cost.macs
         self._images: list[dict[str, torch.Tensor]] = []
+        self._rows: list[per_image.Row] = []
+        self.per_image: per_image.PerImage = {}
+        """After ``trainer.test``: every test image's metrics, ``{set: {image: {metric: value}}}`` (all ranks)."""
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.net(lr)
@@ -112,12 +122,28 @@ class SRModule(L.LightningModule):
         return loss
 
     def _evaluate(
-        self, batch: dict[str, Any], metrics: MetricCollection, bicubic: MetricCollection, set_name: str
+        self,
+        batch: dict[str, Any],
+        metrics: MetricCollection,
+        bicubic: MetricCollection,
+        set_name: str,
+        per_image: bool = False,
     ) -> torch.Tensor:
+        """SR of the batch, scored into ``metrics`` / ``bicubic``; ``per_image``: each image's scores kept too."""
         try:  # an image too small for the network's padding or for SSIM: say which one
             sr = self.super_resolve(batch["lr"])
+            up = imresize(batch["lr"], self.scale)
             metrics.update(sr, batch["hr"])
-            bicubic.update(imresize(batch["lr"], self.scale), batch["hr"])
+            bicubic.update(up, batch["hr"])
+            if per_image:
+                scores = {
+                    "psnr_y": psnr(sr, batch["hr"], self.crop_border),
+                    "ssim_y": ssim(sr, batch["hr"], self.crop_border),
+                    "bicubic_psnr_y": psnr(up, batch["hr"], self.crop_border),
+                    "bicubic_ssim_y": ssim(up, batch["hr"], self.crop_border),
+                }
+                for i, name in enumerate(batch["name"]):
+                    self._rows.append((set_name, name, {k: float(v[i]) for k, v in scores.items()}))
         except ValueError as err:
             lr_h, lr_w = batch["lr"].shape[-2:]
             raise ValueError(
@@ -135,7 +161,14 @@ class SRModule(L.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         name = self.test_names[dataloader_idx]
-        self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name], name)
+        sr = self._evaluate(batch, self.test_metrics[name], self.test_bicubic[name], name, per_image=True)
+        if self.eval_opts["save_images"]:  # each rank writes the images of its own shard
+            folder = Path(self.trainer.default_root_dir) / "images" / name
+            for image, out in zip(batch["name"], sr, strict=True):
+                write_atomic(folder / f"{image}_x{self.scale}.png", encode_png(quantize(out, 8)))
+
+    def on_test_epoch_start(self) -> None:
+        self._rows = []
 
     def _log_metrics(self, stage: str, metrics: nn.ModuleDict, bicubic: nn.ModuleDict) -> None:
         """Log every set's metrics at epoch end, on every rank in the same order.
@@ -151,6 +184,7 @@ class SRModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test", self.test_metrics, self.test_bicubic)
+        self.per_image = per_image.nest(per_image.gather(self._rows), self.test_names)
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val", self.val_metrics, self.val_bicubic)

@@ -13,8 +13,9 @@ import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
+from srlab.nets.loading import load_official
 from srlab.nets.macs import Cost, count_macs, count_params, profile
-from srlab.nets.official import export_official, load_official
+from srlab.nets.official import export_official
 from srlab.nets.registry import ARCHS, Arch, Knobs, build_net, get_arch, register_arch
 
 for _module in pkgutil.iter_modules(__path__):

@@ -1,9 +1,9 @@
 """Official checkpoints in, official checkpoints out: PFT, HAT, SwinIR and PlainUSR.
 
-:func:`load_official` reads a released checkpoint (``params_ema`` / ``params`` / ``state_dict`` / bare,
-``module.`` prefixes; always ``weights_only=True``), detects the architecture and its hyper-parameters
-from key names and tensor shapes, maps the official key names onto srlab's and returns an eval-mode
-srlab network whose parameters are exactly the official tensors. :func:`export_official` is the inverse:
+:func:`detect_official` tells the architecture and its hyper-parameters from key names and tensor
+shapes; :func:`official_layout`, :func:`check_buffers` and :func:`to_srlab_state` map the official key
+names onto srlab's. :func:`srlab.nets.loading.load_official` reads the file and uses them to return an
+eval-mode srlab network whose parameters are exactly the official tensors. :func:`export_official` is the inverse:
 an srlab network (or its state dict) in the official key layout, official index/mask buffers included,
 so the official code loads it with ``strict=True``.
 
@@ -22,7 +22,6 @@ entries) and SwinIR's per-block ``attn.relative_position_index`` / ``attn_mask``
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,8 +33,7 @@ from torch import nn
 from srlab.attention.window import layer_shift, relative_position_index, shift_mask
 from srlab.nets.keep import pft_schedule
 from srlab.nets.ocab import overlap_position_index
-from srlab.nets.registry import arch_for_family, build_net
-from srlab.nets.weights import read_state_dict
+from srlab.nets.registry import arch_for_family
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "pft": {"family": "pft", "embed_dim": 240, "depths": [4, 4, 4, 6, 6, 6], "num_heads": 6},
@@ -347,7 +345,7 @@ def _official_state(state: Mapping[str, torch.Tensor], family: str, img_size: in
     return {**{to_official(k): v for k, v in state.items()}, **_official_buffers(family, state, img_size)}
 
 
-def _family_of(arch: str) -> str:
+def family_of(arch: str) -> str:
     if arch in VARIANTS:
         return VARIANTS[arch]["family"]
     if arch in FAMILIES:
@@ -364,7 +362,7 @@ def export_official(
     ``plainusr``). ``img_size`` is SwinIR's constructor size, which fixes the shape of its stored masks.
     The result is detected again: a network that is not ``arch`` (family or variant) raises.
     """
-    family = _family_of(arch)
+    family = family_of(arch)
     state = source.state_dict() if isinstance(source, nn.Module) else dict(source)
     try:
         out = {k: v.detach().clone() for k, v in _official_state(state, family, img_size).items()}
@@ -377,9 +375,19 @@ def export_official(
 
 
 # ---------------------------------------------------------------------------------------------- loading
+# (reading the file and comparing keys: srlab.nets.loading.load_official)
 
 
-def _check_buffers(family: str, state: Mapping[str, torch.Tensor], ours: Mapping[str, torch.Tensor]) -> None:
+def official_layout(
+    detected: Detected, own: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The official state dict expected of the network ``detected`` (srlab state ``own``), and its buffers."""
+    buffers = _official_buffers(detected.family, own, detected.img_size)
+    to_official = _pft_to_official if detected.family == "pft" else (lambda k: k)
+    return {**{to_official(k): v for k, v in own.items()}, **buffers}, buffers
+
+
+def check_buffers(family: str, state: Mapping[str, torch.Tensor], ours: Mapping[str, torch.Tensor]) -> None:
     """Official buffers in ``state`` must equal what srlab computes (``ours``); raises naming the first that differs."""
     for key, expected in ours.items():
         got = state[key]
@@ -388,46 +396,9 @@ def _check_buffers(family: str, state: Mapping[str, torch.Tensor], ours: Mapping
                              f"{tuple(expected.shape)}: not an official checkpoint, or a different variant")  # fmt: skip
 
 
-def _label(source: object) -> str:
-    return str(source) if isinstance(source, (str, os.PathLike)) else "the state dict"
-
-
-def _mismatch(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor]) -> str:
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-              for k in sorted(set(expected) & set(state)) if state[k].shape != expected[k].shape]  # fmt: skip
-    parts = [f"{label} ({len(keys)}): {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}"
-             for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)) if keys]  # fmt: skip
-    return "; ".join(parts)
-
-
-def load_official(
-    source: str | os.PathLike[str] | Mapping[str, Any], arch: str | None = None, scale: int | None = None
-) -> nn.Module:
-    """An eval-mode srlab network holding an official checkpoint (PFT, HAT, SwinIR, PlainUSR).
-
-    ``arch`` / ``scale``, when given, must match what the checkpoint is (a variant or family name). The
-    network takes LR (N, 3, h, w) of any size and returns the raw, unclamped SR, padding as the official
-    code does (PFT: symmetric flips to a multiple of 32 inside; HAT: reflect to 16 and crop, as HATModel;
-    SwinIR: reflect to the window; PlainUSR: none). ``.double()`` runs it in float64.
-    """
-    state = read_state_dict(source)
-    where = _label(source)
-    detected = detect_official(state)
-    if arch is not None and arch not in (detected.arch, detected.family):
-        _family_of(arch)
-        raise ValueError(f"{where} holds a {detected.arch!r} ({detected.family}) checkpoint, not {arch!r}")
-    if scale is not None and detected.spec["scale"] != scale:
-        raise ValueError(f"{where} is a ×{detected.spec['scale']} checkpoint, not ×{scale}")
-    net = build_net(detected.spec)
-    own = net.state_dict()
-    buffers = _official_buffers(detected.family, own, detected.img_size)
-    to_official = _pft_to_official if detected.family == "pft" else (lambda k: k)
-    problems = _mismatch({**{to_official(k): v for k, v in own.items()}, **buffers}, state)
-    if problems:
-        raise ValueError(f"{where} does not fit {detected.arch} ×{detected.spec['scale']}: {problems}")
-    _check_buffers(detected.family, state, buffers)
-    to_srlab = _pft_to_srlab if detected.family == "pft" else (lambda k: k)
-    net.load_state_dict({to_srlab(k): v for k, v in state.items() if k not in buffers}, strict=True)
-    return net.eval()
+def to_srlab_state(
+    family: str, state: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """An official ``state`` renamed to srlab's keys, its index/mask ``buffers`` dropped."""
+    to_srlab = _pft_to_srlab if family == "pft" else (lambda k: k)
+    return {to_srlab(k): v for k, v in state.items() if k not in buffers}

@@ -82,7 +82,7 @@ def query_attention(
             net(lr[None], probe=probe)
     finally:
         net.train(was_training)
-    image = lr.permute(1, 2, 0).numpy()
+    image = lr.detach().permute(1, 2, 0).float().cpu().numpy()  # the net may run on a GPU, in bf16
     out = []
     for layer, s in enumerate(shifts):
         if layer not in probe.maps:

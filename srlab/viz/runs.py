@@ -97,7 +97,7 @@ def summaries_from_wandb(path: str, group: str) -> list[RunSummary]:
 def load_run_net(run_dir: str | os.PathLike[str]) -> nn.Module:
     """The EMA network of a finished job: ``summary.json``'s model spec with ``net_ema.pth`` loaded, in eval mode."""
     from srlab.nets import build_net
-    from srlab.nets.weights import load_weights
+    from srlab.nets.loading import load_weights
 
     run_dir = Path(run_dir)
     summary_path, weights = run_dir / "summary.json", run_dir / "net_ema.pth"

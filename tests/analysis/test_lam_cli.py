@@ -56,7 +56,7 @@ def test_errors_name_the_box_the_image_and_the_weights(tmp_path, capsys):
     assert main(["lam", "-w", str(bad), "chelsea", "--box", "1,2"]) == 2
     assert str(bad) in capsys.readouterr().err
     assert main(["lam", "-w", str(tmp_path / "nope"), "chelsea", "--box", "1,2"]) == 2
-    assert f"-w {tmp_path / 'nope'}: no such file or run dir" in capsys.readouterr().err
+    assert f"-w {tmp_path / 'nope'}: weights file not found" in capsys.readouterr().err
     assert main(["lam", "-w", str(a), str(tmp_path / "x.png"), "--box", "1,2"]) == 2
     assert "x.png: no such image file" in capsys.readouterr().err
 

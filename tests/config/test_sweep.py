@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_py(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"} | {"WANDB_MODE": "disabled"}
-    cmd = [sys.executable, str(ROOT / "run.py"), "reuse=false", *args, f"paths.log_dir={tmp_path / 'logs'}"]
+    cmd = [sys.executable, str(ROOT / "run.py"), *args, "reuse=false", f"paths.log_dir={tmp_path / 'logs'}"]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -60,7 +60,9 @@ def test_a_sweep_with_one_bad_job_launches_none_and_lists_it(tmp_path):
 def test_srlab_check_validates_a_job_or_every_job_of_a_sweep(capsys):
     assert srlab(["check", "attn=pfa"]) == 0
     assert "OK: 1 job " in capsys.readouterr().out
-    assert srlab(["check", "-m", "experiment=pft_window"]) == 0  # the experiment's own grid: window 8…32
+    assert (
+        srlab(["check", "--config-only", "-m", "experiment=pft_window"]) == 0
+    )  # the experiment's own grid: window 8…32
     assert "OK: 4 jobs" in capsys.readouterr().out
     assert srlab(["check", "-m", "attn=dense,topk", "keep=list", "keep.values=[64,64,64,64,64,64],[64]"]) == 2
     err = capsys.readouterr().err

@@ -18,9 +18,8 @@ from tiny_fit import loader, tiny_module, tiny_spec, trainer
 from srlab.lit import SRModule
 from srlab.lit.ema import EMA
 from srlab.lit.guards import NonFiniteGuard
-from srlab.lit.staged import init_from
 from srlab.nets import build_net
-from srlab.train import load_any_weights
+from srlab.nets.loading import init_from, load_any_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULE = {"milestones": [2], "gamma": 0.5, "warmup_steps": 2}

@@ -1,6 +1,6 @@
 import pytest
 
-from srlab.lit.schedule import WarmupMultiStep
+from srlab.optim import WarmupMultiStep
 
 
 def test_warmup_then_steps():

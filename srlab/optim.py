@@ -1,4 +1,6 @@
-"""Learning-rate schedule of the SR papers: linear warm-up, then step decay at fixed iterations."""
+"""Learning-rate schedule of the SR papers: linear warm-up, then step decay at fixed iterations.
+
+Plain Python (a picklable factor for torch's ``LambdaLR``), so it lives outside the Lightning package."""
 
 from __future__ import annotations
 
