@@ -92,6 +92,8 @@ def missing_files(cfg: DictConfig) -> list[str]:
         value = cfg.get(key)
         if value in (None, "", "last") or Path(str(value)).is_file():
             continue
+        if key == "weights" and cfg.get("mode") == "predict" and Path(str(value)).is_dir():
+            continue  # mode=predict takes a run dir too (srlab.nets.loading.build_from_weights)
         problems.append(f"{key}={value}: no such file")
     if cfg.get("resume") and not Path(str(cfg.resume)).is_dir():
         problems.append(f"resume={cfg.resume}: no such run dir")
