@@ -13,11 +13,12 @@ USAGE = """usage: srlab <command> [args]
 
 commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
-  check     compose and validate a job without running it; -m: every job of the sweep (its grid and
-            the experiment's hydra.sweeper.params): srlab check [-m] [overrides ...]
+  check     compose and validate a job without running it; -m: every job of the sweep (its grid, the
+            experiment's hydra.sweeper.params, or a table's rows × seeds): srlab check [-m] [overrides ...]
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
-  table     a paper table, the paper's values beside ours (srlab table --help)
+  table     a paper table, the paper's values beside ours (srlab table --help); srlab table run NAME
+            launches its rows × seeds; srlab table NAME --plan says what is done / running / missing
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
 """
 
@@ -41,8 +42,13 @@ def check(argv: list[str]) -> int:
     overrides = [a for a in argv if a not in ("-m", "--multirun")]
     jobs = [overrides]
     if len(overrides) < len(argv):
-        hydra_cfg = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True).hydra
-        jobs = sweep_jobs(hydra_cfg.sweeper.get("params"), overrides)
+        composed = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True)
+        if composed.hydra.sweeper._target_.endswith(".TableSweeper"):  # a table's rows × seeds
+            from srlab.tables.sweeper import sweeper_of
+
+            jobs = sweeper_of(composed).jobs(overrides)
+        else:
+            jobs = sweep_jobs(composed.hydra.sweeper.get("params"), overrides)
     errors = check_jobs(jobs, lambda job: compose_config(job, check=False))
     if errors:
         print("\n".join(errors), file=sys.stderr)
