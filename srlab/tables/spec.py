@@ -50,6 +50,7 @@ class TableSpec:
     preset: str | None = None  # the model preset the rows share (documentation; rows may override it)
     seeds: tuple[int, ...] = (0,)
     reference: str = ""  # label of the row every Δ is measured against
+    path: str = ""  # the spec file
 
     def row(self, label: str) -> Row:
         """The row labelled ``label``; KeyError lists the labels."""
@@ -134,6 +135,7 @@ def load_spec(name_or_path: str | Path) -> TableSpec:
             preset=raw.get("preset"),
             seeds=parse_seeds(raw.get("seeds", 1), f"table spec {path}"),
             reference=reference,
+            path=str(path),
         )
     except KeyError as err:
         raise ValueError(f"table spec {path}: missing key {err}") from None
