@@ -104,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 
             return table(rest)
         if command == "runs":
-            from srlab.runs import load_summaries, runs_table
+            from srlab.results import find_summaries
+            from srlab.runs import runs_table
 
             if len(rest) != 1:
                 raise ValueError("usage: srlab runs DIR")
-            print(runs_table(load_summaries(rest[0])))
+            print(runs_table(find_summaries(rest[0])))
             return 0
     except (ValueError, FileNotFoundError) as err:
         print(f"srlab {command}: {err}", file=sys.stderr)

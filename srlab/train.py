@@ -22,13 +22,17 @@ from omegaconf import DictConfig, OmegaConf
 import srlab_kernels
 from srlab.config import validate
 from srlab.config.compose import model_spec
+from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
-from srlab.job.summary import build_summary, write_summary
+from srlab.job.reuse import KEY_FILE, finished_run, interrupted_checkpoint, reuse
+from srlab.job.summary import build_summary
 from srlab.lit import atomic_torch_save
 from srlab.lit.staged import init_from
+from srlab.lit.timing import TrainStepTimer
 from srlab.nets.official import load_official
 from srlab.nets.weights import load_weights, read_state_dict, refused_pickle
+from srlab.results import run_key, write_summary
 from srlab.utils.config_tree import render_config_tree
 
 log = logging.getLogger("srlab")
@@ -54,13 +58,27 @@ def load_any_weights(net: torch.nn.Module, path: str, scale: int) -> None:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir."""
+    """Run one job (train + test, or test only) and write ``summary.json`` into its Hydra output dir.
+
+    A finished run with the same run key below ``paths.log_dir`` is reused instead (``reuse=false`` trains
+    anyway), and an interrupted one is resumed from its last checkpoint (:mod:`srlab.job.reuse`).
+    """
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir
+    key = run_key(cfg)
     if main:
         _print_config_tree(cfg, output_dir)
+        (output_dir / KEY_FILE).write_text(key)
+    ckpt = resolve_ckpt(cfg, output_dir)
+    if cfg.mode == "train" and cfg.reuse and ckpt is None:
+        runs_root = Path(cfg.paths.log_dir)
+        if (found := finished_run(runs_root, key, output_dir)) is not None:
+            return (reuse(found, output_dir) if main else found).to_dict()
+        if (ckpt_path := interrupted_checkpoint(runs_root, key, output_dir)) is not None:
+            log.info("run key %s: resuming the interrupted run from %s", key, ckpt_path)
+            ckpt = str(ckpt_path)
     L.seed_everything(cfg.seed, workers=True)
     srlab_kernels.set_backend(cfg.kernels.backend)
     srlab_kernels.set_deterministic(cfg.kernels.deterministic)
@@ -78,7 +96,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         trainer = instantiate_trainer(cfg, loggers, datamodule.val_names[0], output_dir)
         train_time, steps = 0.0, 0
         if cfg.mode == "train":
-            train_time, steps = _fit(trainer, module, datamodule, cfg, output_dir, main)
+            train_time, steps = _fit(trainer, module, datamodule, ckpt, output_dir, main)
         elif cfg.mode == "test":
             if cfg.weights is None:
                 raise ValueError("mode=test needs weights=<path to .pth or .ckpt>")
@@ -86,16 +104,28 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         else:
             raise ValueError(f"mode={cfg.mode!r}: expected 'train' or 'test'")
         results = trainer.test(module, datamodule=datamodule, verbose=False)
-        summary = build_summary(cfg, output_dir=output_dir, spec=spec, module=module, results=results,
-                                train_time=train_time, steps=steps, start=start, identity=identity)  # fmt: skip
+        efficiency = _efficiency(cfg, trainer, module) if main else None
+        summary = build_summary(cfg, output_dir=output_dir, key=key, spec=spec, module=module, results=results,
+                                efficiency=efficiency, train_time=train_time, steps=steps, start=start,
+                                identity=identity)  # fmt: skip
         if main:
             write_summary(output_dir / "summary.json", summary)
-        return summary
+        return summary.to_dict()
     finally:
         if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
             import wandb
 
             wandb.finish()
+
+
+def _efficiency(cfg: DictConfig, trainer: L.Trainer, module: Any) -> dict[str, Any] | None:
+    """Latency and peak memory of the (EMA) network, with the training step's (``efficiency.enabled``)."""
+    options = OmegaConf.to_container(cfg.efficiency, resolve=True)
+    if not options.pop("enabled"):
+        return None
+    timer = next((c for c in trainer.callbacks if isinstance(c, TrainStepTimer)), None)
+    train = timer.summary(module.device) if timer else {"train_step_ms": None, "train_peak_mem_mb": None}
+    return measure_efficiency(module.net, options, train)
 
 
 def _print_config_tree(cfg: DictConfig, output_dir: Path) -> None:
@@ -113,11 +143,10 @@ def _log_hyperparams(loggers: list[Any], cfg: DictConfig, module: Any) -> None:
 
 
 def _fit(
-    trainer: L.Trainer, module: Any, datamodule: Any, cfg: DictConfig, output_dir: Path, main: bool
+    trainer: L.Trainer, module: Any, datamodule: Any, ckpt: str | None, output_dir: Path, main: bool
 ) -> tuple[float, int]:
-    """Train (resuming from ``ckpt_path``/``resume``), save the EMA weights; returns (seconds, steps)."""
+    """Train (resuming from the checkpoint ``ckpt``), save the EMA weights; returns (seconds, steps)."""
     t0 = time.time()
-    ckpt = resolve_ckpt(cfg, output_dir)
     try:  # resume reads tensors and plain containers only: torch.load(weights_only=True)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     except pickle.UnpicklingError as err:

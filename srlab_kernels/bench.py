@@ -2,18 +2,23 @@
 
 On a GPU: PFT (d 40, 6 heads) and PFT-light (d 13, 4 heads) windows of a 32×64×64 training batch (N = 1024,
 Bt = 32·(64/32)²·heads), K ∈ {256, 128, 64, 32, 16}, fp32 and bf16, forward and backward (both scatter
-modes) of ``smm_qk``/``smm_av`` for each available backend (torch reference, cupy), dense SDPA on the same
-windows, and a PFT-light ×4 training step (batch 32, LR patch 64) per backend. Times are CUDA-event
-medians after warm-up; GB/s counts each input read once and each output written once, also as a percentage
-of the measured device-to-device copy bandwidth. Writes ``bench.json`` and ``bench.md`` to DIR.
+modes) of ``smm_qk``/``smm_av`` for each available backend (torch reference, cupy) and dense SDPA on the same
+windows. Times are CUDA-event medians after warm-up; GB/s counts each input read once and each output
+written once, also as a percentage of the measured device-to-device copy bandwidth. Writes ``bench.json``
+and ``bench.md`` to DIR.
 
-``--cpu-smoke`` runs the same code on tiny shapes on the CPU (torch backend only) so it cannot rot. The
-training step imports :mod:`srlab` lazily: the benchmark is a tool on top of the library, not part of it.
+The torch baseline is the reference as it runs in training: debug mode is off during the benchmark, so it
+checks no index bounds and never synchronises with the host (neither does the cupy backend).
+
+``--cpu-smoke`` runs the same code on tiny shapes on the CPU (torch backend only) so it cannot rot. This
+module imports nothing from ``srlab``; the benchmark that adds a PFT-light training step per backend is
+``experiments/bench/kernels.py``, built on :func:`setup`, :func:`products_report` and :func:`write`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -24,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from srlab_kernels import backend, ops
+from srlab_kernels import backend, flags, ops
 
 PFT_LIKE = {"pft": (6, 40), "pft_light": (4, 13)}  # heads, d
 K_VALUES = (256, 128, 64, 32, 16)
@@ -118,7 +123,7 @@ def bench_products(
                 for name in backends:
                     backend.set_backend(name)
                     for det in (False, True) if name == "cupy" else (None,):
-                        backend.set_deterministic(det)
+                        flags.set_deterministic(det)
                         for op, (fn, moved) in cases.items():
                             if det and op.endswith("fwd"):
                                 continue  # the forward kernels have no atomics: one mode
@@ -132,52 +137,7 @@ def bench_products(
                                 "%copy": 100 * moved / ms / 1e6 / copy_gbs,
                                 "vs_torch": torch_ms[op] / ms if op in torch_ms else None,
                             })  # fmt: skip
-                backend.set_deterministic(None)
-    return rows
-
-
-def bench_training(
-    device: torch.device, backends: list[str], measure: Callable[[Callable[[], Any]], float], smoke: bool
-) -> list[dict[str, Any]]:
-    """PFT-light ×4 training step (batch 32, LR patch 64; tiny on --cpu-smoke): ms/step, peak memory."""
-    from srlab.nets import build_net
-
-    if smoke:  # PFT-light's blocks at toy size (composing the real preset costs seconds of Hydra)
-        spec = {"arch": "window_sr", "embed_dim": 16, "depths": [2], "num_heads": 4, "mlp_ratio": 1.0,
-                "ffn": "convffn", "ffn_kernel": 7, "lepe": True, "rpb": "shared", "upsampler": "pixelshuffledirect",
-                "resi_connection": "1conv", "img_range": 1.0, "drop_path_rate": 0.0, "pad_mode": "symmetric",
-                "scale": 4, "window_size": 8, "attn": {"name": "pfa"}, "keep": [64, 16], "ca_weight": 0.0,
-                "overlap": None}  # fmt: skip
-        batch, patch = 1, 8
-    else:
-        from srlab.config.compose import compose_config, model_spec
-
-        spec, batch, patch = model_spec(compose_config(["model=pft_light", "scale=4"])), 32, 64
-    rows = []
-    for name in backends:
-        backend.set_backend(name)
-        torch.manual_seed(0)
-        net = build_net(spec).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-        lr = torch.rand(batch, 3, patch, patch, device=device)
-        hr = torch.rand(batch, 3, 4 * patch, 4 * patch, device=device)
-
-        def step(
-            net: torch.nn.Module = net,
-            opt: torch.optim.Optimizer = opt,
-            lr: torch.Tensor = lr,
-            hr: torch.Tensor = hr,
-        ) -> None:
-            opt.zero_grad(set_to_none=True)
-            F.l1_loss(net(lr), hr).backward()
-            opt.step()
-
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        ms = measure(step)
-        peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-        rows.append({"model": "pft_light_x4", "backend": name, "batch": batch, "lr_patch": patch,
-                     "ms_per_step": ms, "peak_MiB": peak})  # fmt: skip
+                flags.set_deterministic(None)
     return rows
 
 
@@ -200,13 +160,17 @@ def _cell(row: dict[str, Any], key: str, spec: str) -> str:
     return "" if row.get(key) is None else format(row[key], spec)
 
 
-def _markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: the products table, then the training-step table when the report has one."""
     lines = [f"# srlab_kernels benchmark ({report['device']})", "",
-             f"Device-to-device copy: {report['copy_GBps']:.0f} GB/s (read + write).", "",
+             f"Device-to-device copy: {report['copy_GBps']:.0f} GB/s (read + write). The torch backend runs "
+             "without index bounds checks (debug mode off): no host synchronisation.", "",
              "| model | dtype | K | backend | op | ms | GB/s | % copy | × torch |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in report["products"]:
         lines.append(f"| {r['model']} | {r['dtype']} | {r['K']} | {r['backend']} | {r['op']} | {r['ms']:.3f} | "
                      f"{_cell(r, 'GB/s', '.0f')} | {_cell(r, '%copy', '.0f')} | {_cell(r, 'vs_torch', '.2f')} |")  # fmt: skip
+    if not report.get("training"):
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "| training step | backend | batch | LR patch | ms/step | peak MiB |",
@@ -220,41 +184,71 @@ def _markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark and write ``bench.json`` and ``bench.md`` under ``--out``; returns the report."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--cpu-smoke", action="store_true", help="tiny shapes on the CPU (torch backend)")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--no-train", action="store_true", help="skip the training-step benchmark")
-    args = parser.parse_args(argv)
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """Where and how to measure: the device, tiny CPU shapes or not, the backends to time, the timer."""
+
+    device: torch.device
+    smoke: bool
+    backends: list[str]
+    measure: Callable[[Callable[[], Any]], float]
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The command-line options every kernel benchmark shares: ``--out``, ``--cpu-smoke``, ``--repeats``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--cpu-smoke", action="store_true", help="tiny shapes on the CPU (torch backend)")
+    p.add_argument("--repeats", type=int, default=20)
+    return p
+
+
+def setup(p: argparse.ArgumentParser, args: argparse.Namespace) -> Setup:
+    """The :class:`Setup` for parsed ``args`` (a usage error without CUDA unless ``--cpu-smoke``)."""
     smoke = args.cpu_smoke
     if not smoke and not torch.cuda.is_available():
-        parser.error("no CUDA device: use --cpu-smoke")
+        p.error("no CUDA device: use --cpu-smoke")
     device = torch.device("cpu" if smoke else "cuda", None if smoke else torch.cuda.current_device())
     measure = _timer(device, warmup=1 if smoke else 5, repeats=2 if smoke else args.repeats)
     backends = ["torch"] if smoke or backend._cupy_problem() is not None else ["torch", "cupy"]
-    if smoke:
+    return Setup(device, smoke, backends, measure)
+
+
+def products_report(s: Setup) -> dict[str, Any]:
+    """Time the products (debug mode off, backend selection restored afterwards): the report's common part."""
+    if s.smoke:
         shapes, ks, dtypes = {"pft": (2, 64, 40), "pft_light": (2, 64, 13)}, (16, 8), [torch.float32]
     else:
         shapes = {m: (32 * (64 // 32) ** 2 * heads, 1024, d) for m, (heads, d) in PFT_LIKE.items()}
         ks, dtypes = K_VALUES, [torch.float32, torch.bfloat16]
-    selected = backend.get_backend()
+    selected, debug = backend.get_backend(), flags.set_debug(False)
     try:
-        copy_gbs = copy_bandwidth(device, (8 if smoke else 1024) * 2**20, measure)
-        report = {
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
-            "shapes": "cpu-smoke" if smoke else "pft-training", "torch": torch.__version__,
-            "backends": backends, "copy_GBps": copy_gbs,
-            "products": bench_products(device, shapes, ks, dtypes, backends, measure, copy_gbs),
-            "training": [] if args.no_train else bench_training(device, backends, measure, smoke),
+        copy_gbs = copy_bandwidth(s.device, (8 if s.smoke else 1024) * 2**20, s.measure)
+        return {
+            "device": torch.cuda.get_device_name(s.device) if s.device.type == "cuda" else _cpu_name(),
+            "shapes": "cpu-smoke" if s.smoke else "pft-training", "torch": torch.__version__,
+            "backends": s.backends, "copy_GBps": copy_gbs, "torch_baseline": "no bounds checks, no host sync",
+            "products": bench_products(s.device, shapes, ks, dtypes, s.backends, s.measure, copy_gbs),
         }  # fmt: skip
     finally:
         backend.set_backend(selected)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(report, indent=1))
-    (args.out / "bench.md").write_text(_markdown(report))
-    print(_markdown(report))
+        flags.set_debug(debug)
+
+
+def write(report: dict[str, Any], out: Path) -> None:
+    """Write ``bench.json`` and ``bench.md`` under ``out`` and print the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=1))
+    (out / "bench.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Time the products and write ``bench.json`` and ``bench.md`` under ``--out``; returns the report."""
+    p = parser(__doc__.split("\n\n")[0])
+    args = p.parse_args(argv)
+    report = products_report(setup(p, args))
+    write(report, args.out)
     return report
 
 

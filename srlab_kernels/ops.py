@@ -28,21 +28,21 @@ from srlab_kernels import backend, reference
 def smm_qk(q: torch.Tensor, k: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """out[b, n, j] = q[b, n] · k[b, idx[b, n, j]]; q (B, N, d), k (B, M, d), idx int32 (B, N, K) → (B, N, K)."""
     reference.check_qk(q, k, idx)
-    return backend.dispatch("smm_qk", q.device, q, k, idx)
+    return backend.dispatch("smm_qk", q, k, idx)
 
 
 @torch.library.custom_op("srlab::smm_av", mutates_args=())
 def smm_av(a: torch.Tensor, v: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """out[b, n] = Σ_j a[b, n, j] · v[b, idx[b, n, j]]; a (B, N, K), v (B, M, d), idx int32 (B, N, K) → (B, N, d)."""
     reference.check_av(a, v, idx)
-    return backend.dispatch("smm_av", a.device, a, v, idx)
+    return backend.dispatch("smm_av", a, v, idx)
 
 
 @torch.library.custom_op("srlab::smm_scatter", mutates_args=())
 def smm_scatter(w: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, m: int) -> torch.Tensor:
     """out[b, m'] = Σ_{idx[b, n, j] = m'} w[b, n, j] · x[b, n]; w (B, N, K), x (B, N, d) → (B, m, d)."""
     reference.check_scatter(w, x, idx, m)
-    return backend.dispatch("smm_scatter", w.device, w, x, idx, m)
+    return backend.dispatch("smm_scatter", w, x, idx, m)
 
 
 @smm_qk.register_fake

@@ -10,7 +10,13 @@ the N queries, the K key rows it touches among the M rows of ``k``/``v``:
 
 Each call uses the formulation with the smaller temporary: gathering the K selected rows, (B, n, K, d), or a
 dense (B, n, M) slice gathered from / scattered into at ``idx``. It walks N in chunks so that temporary
-stays under :data:`CHUNK_ELEMENTS`. Repeated indices accumulate. Half-precision inputs accumulate chunk
+stays under :data:`CHUNK_ELEMENTS`. Repeated indices accumulate.
+
+Out-of-range indices: in debug mode (:func:`srlab_kernels.flags.set_debug`) and on the CPU, where reading
+``idx`` costs nothing, they raise ``IndexError`` naming the op, the first bad position and the bound. On a
+GPU outside debug mode nothing is read back to the host (no synchronisation on the training hot path) and
+they behave as in the CUDA kernels: NaN in the ``smm_qk`` entry and in the whole ``smm_av`` row that uses
+one, no contribution to ``smm_scatter``. Half-precision inputs accumulate chunk
 sums and scatters in float32. The functions are differentiable by plain autograd (``idx`` gets no gradient);
 the custom ops in :mod:`srlab_kernels.ops` wrap them.
 """
@@ -20,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
+
+from srlab_kernels import flags
 
 CHUNK_ELEMENTS = 1 << 26
 """Upper bound on the elements of one chunk's temporary (256 MiB in float32)."""
@@ -88,14 +96,39 @@ def check_scatter(w: torch.Tensor, x: torch.Tensor, idx: torch.Tensor, m: int) -
 
 
 def check_bounds(op: str, idx: torch.Tensor, m: int) -> None:
-    """Every index must name one of the ``m`` rows. Reads the data (a host sync on GPU); skipped on meta."""
+    """Raise ``IndexError`` naming the op, the first bad position and the bound unless every index is in [0, m).
+
+    Reads the data: a host synchronisation on a GPU, so backends call it only in debug mode there.
+    """
     if idx.numel() == 0 or idx.device.type == "meta" or torch.compiler.is_compiling():
         return
-    lo, hi = (int(t) for t in idx.aminmax())
-    if lo < 0 or hi >= m:
-        raise IndexError(
-            f"{op}: idx values must lie in [0, {m}) (rows of the keys/values), got min {lo}, max {hi}"
-        )
+    bad = (idx < 0) | (idx >= m)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in bad.nonzero()[0])
+    raise IndexError(
+        f"{op}: idx[{', '.join(map(str, first))}] = {int(idx[first])} is outside [0, {m}) (the rows of "
+        f"the keys/values); {int(bad.sum())} of {idx.numel()} indices are out of range"
+    )
+
+
+def _syncs_are_free(device: torch.device) -> bool:
+    """Whether reading tensor values on ``device`` costs no host synchronisation (the CPU)."""
+    return device.type == "cpu"
+
+
+def _guard(op: str, idx: torch.Tensor, m: int) -> torch.Tensor | None:
+    """Check the indices where that is free or asked for, else return the mask of valid ones.
+
+    In debug mode and on the CPU every index is checked (:func:`check_bounds`) and None returned. Elsewhere
+    (a GPU outside debug mode, meta/fake tensors, ``torch.compile``) nothing is read back: the caller masks
+    out-of-range indices exactly as the CUDA kernels do (NaN in ``smm_qk``/``smm_av``, skipped by the scatter).
+    """
+    traced = idx.device.type == "meta" or torch.compiler.is_compiling()
+    if not traced and (flags.is_debug() or _syncs_are_free(idx.device)):
+        check_bounds(op, idx, m)
+        return None
+    return (idx >= 0) & (idx < m)
 
 
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -126,7 +159,9 @@ def smm_qk(q: torch.Tensor, k: torch.Tensor, idx: torch.Tensor, *, path: str = "
     """Similarities only at the selected keys: out[b, n, j] = q[b, n] · k[b, idx[b, n, j]], shape (B, N, K)."""
     check_qk(q, k, idx)
     (b, n, d), m, kk = q.shape, k.shape[1], idx.shape[2]
-    check_bounds("smm_qk", idx, m)
+    valid = _guard("smm_qk", idx, m)
+    if valid is not None:
+        idx = idx.where(valid, 0)
     dense = _use_dense(path, kk, d, m)
     rows = k.reshape(b * m, d)
     parts = []
@@ -136,14 +171,17 @@ def smm_qk(q: torch.Tensor, k: torch.Tensor, idx: torch.Tensor, *, path: str = "
         else:
             k_sel = rows[_flat_rows(idx[:, s], m)]  # (B, n, K, d)
             parts.append(torch.matmul(k_sel, q[:, s].unsqueeze(-1)).squeeze(-1))
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    return out if valid is None else out.masked_fill(~valid, float("nan"))
 
 
 def smm_av(a: torch.Tensor, v: torch.Tensor, idx: torch.Tensor, *, path: str = "auto") -> torch.Tensor:
     """Aggregation at the selected values: out[b, n] = Σ_j a[b, n, j] · v[b, idx[b, n, j]], shape (B, N, d)."""
     check_av(a, v, idx)
     (b, n, kk), (m, d) = a.shape, v.shape[1:]
-    check_bounds("smm_av", idx, m)
+    valid = _guard("smm_av", idx, m)
+    if valid is not None:
+        idx = idx.where(valid, 0)
     dense = _use_dense(path, kk, d, m)
     rows = v.reshape(b * m, d)
     parts = []
@@ -155,7 +193,8 @@ def smm_av(a: torch.Tensor, v: torch.Tensor, idx: torch.Tensor, *, path: str = "
         else:
             v_sel = rows[_flat_rows(idx_s, m)]  # (B, n, K, d)
             parts.append(torch.matmul(a_s.unsqueeze(-2), v_sel).squeeze(-2))
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    return out if valid is None else out.masked_fill(~valid.all(-1, keepdim=True), float("nan"))
 
 
 def smm_scatter(
@@ -164,7 +203,9 @@ def smm_scatter(
     """Scatter-accumulate rows: out[b, m'] = Σ_{(n, j): idx[b, n, j] = m'} w[b, n, j] · x[b, n], shape (B, m, d)."""
     check_scatter(w, x, idx, m)
     (b, n, kk), d = w.shape, x.shape[2]
-    check_bounds("smm_scatter", idx, m)
+    valid = _guard("smm_scatter", idx, m)
+    if valid is not None:
+        w, idx = w.where(valid, 0), idx.where(valid, 0)
     dense = _use_dense(path, kk, d, m)
     acc = _acc_dtype(x.dtype)
     out = x.new_zeros(b * m, d, dtype=acc)

@@ -1,9 +1,10 @@
 """The CUDA sources in ``srlab_kernels/cuda`` and their compilation to PTX (no GPU needed).
 
-Each ``.cu`` file includes ``smm_common.cuh``. :func:`source_text` inlines that header (with ``#line``
-directives, so errors keep the original file and line) and gives the self-contained text that NVRTC
-compiles, both here and in :mod:`srlab_kernels.cupy_backend` (CuPy's kernel cache then keys on the whole
-text). :func:`compile_nvcc` and :func:`compile_nvrtc` turn a source into PTX for an architecture and raise
+Each ``.cu`` file (one module per dtype family: ``smm_fp32_fp64``, ``smm_fp16``, ``smm_bf16``) includes the
+op templates ``smm_qk.cuh``, ``smm_av.cuh``, ``smm_scatter.cuh`` and their helpers. :func:`source_text`
+inlines those headers (with ``#line`` directives, so errors keep the original file and line) and gives the
+self-contained text that NVRTC compiles, both here and in :mod:`srlab_kernels.cupy_backend` (CuPy's kernel
+cache then keys on the whole text). :func:`compile_nvcc` and :func:`compile_nvrtc` turn a source into PTX for an architecture and raise
 :class:`KernelCompileError` naming the file and line of the first error; CI runs them for every source.
 """
 
@@ -19,7 +20,7 @@ CUDA_DIR = Path(__file__).parent / "cuda"
 NVRTC_OPTIONS = ("-std=c++17",)
 """Options shared by every NVRTC compile (CuPy adds the architecture of the device it compiles for)."""
 
-_INCLUDE = re.compile(r'^#include "([^"]+)"\s*$', re.MULTILINE)
+_INCLUDE = re.compile(r'^#include "([^"]+)"[ \t]*$', re.MULTILINE)
 _ERROR = re.compile(
     r"^(?P<file>[^\n(]+)\((?P<line>\d+)\): (?:catastrophic )?error[^:]*: (?P<msg>.*)$", re.MULTILINE
 )
@@ -43,16 +44,25 @@ def sources() -> list[Path]:
 
 
 def source_text(path: Path) -> str:
-    """The source with each local ``#include "…"`` inlined between ``#line`` directives (one level deep)."""
-    path = Path(path)
+    """The source with every local ``#include "…"`` inlined between ``#line`` directives: recursively, each
+    header once (as its ``#pragma once`` asks), so NVRTC needs no include path."""
+    seen: set[Path] = set()
 
-    def inline(match: re.Match[str]) -> str:
-        header = path.parent / match[1]
-        body = header.read_text().replace("#pragma once", "")
-        line = path.read_text().count("\n", 0, match.start()) + 2
-        return f'#line 1 "{header}"\n{body}\n#line {line} "{path}"'
+    def expand(file: Path) -> str:
+        text = file.read_text()
 
-    return _INCLUDE.sub(inline, path.read_text())
+        def inline(match: re.Match[str]) -> str:
+            header = (file.parent / match[1]).resolve()
+            if header in seen:
+                return ""  # an empty line: the numbering of the rest of the file is unchanged
+            seen.add(header)
+            body = expand(header).replace("#pragma once", "")
+            line = text.count("\n", 0, match.start()) + 2
+            return f'#line 1 "{header}"\n{body}\n#line {line} "{file}"'
+
+        return _INCLUDE.sub(inline, text)
+
+    return expand(Path(path))
 
 
 def nvcc_path() -> str | None:

@@ -60,7 +60,7 @@ def test_two_process_ddp_trains_and_evaluates_like_one_process(attn, test_sets, 
 @pytest.mark.slow
 def test_ddp_inside_multirun_is_refused(data_dir, tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "debug=fast", "trainer=ddp_cpu", "logger=none",
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "reuse=false", "debug=fast", "trainer=ddp_cpu", "logger=none",
            f"paths.data_dir={data_dir}", f"hydra.sweep.dir={tmp_path}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0

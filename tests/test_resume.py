@@ -44,6 +44,7 @@ def _kill_after_checkpoint(run_dir: Path, data_dir: Path) -> int:
     cmd = [
         sys.executable,
         str(ROOT / "run.py"),
+        "reuse=false",
         *JOB,
         f"hydra.run.dir={run_dir}",
         f"paths.data_dir={data_dir}",

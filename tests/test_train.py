@@ -21,9 +21,13 @@ def run_py(
     *overrides: str, data_dir: Path, cwd: Path = ROOT, timeout: int = 600
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "1"}
+    reuse = (
+        [] if any(o.startswith("reuse=") for o in overrides) else ["reuse=false"]
+    )  # each test trains its own
     cmd = [
         sys.executable,
         str(ROOT / "run.py"),
+        *reuse,
         *overrides,
         f"paths.data_dir={data_dir}",
         f"paths.log_dir={cwd / 'logs'}",
@@ -50,6 +54,10 @@ def test_train_and_eval_writes_summary_checkpoints_and_wandb_run(trained: Path):
     assert 25 < metrics["bicubic_psnr_y"] < 40 and 0 < metrics["ssim_y"] <= 1
     assert summary["config"]["window"] == 8 and summary["git"]["sha"]
     assert {"torch", "lightning", "wandb"} <= set(summary["versions"])
+    eff = summary["efficiency"]
+    assert eff["latency_ms"]["median"] > 0 and eff["peak_mem_mb"] > 0 and eff["input"] == [64, 64]
+    assert eff["train_step_ms"] > 0 and eff["train_peak_mem_mb"] > 0 and eff["device"].startswith("cpu: ")
+    assert summary["run_key"] == (trained / "run_key.txt").read_text() and summary["reused_from"] is None
     assert (trained / "checkpoints" / "last.ckpt").is_file() and (
         trained / ".hydra" / "config.yaml"
     ).is_file()

@@ -26,7 +26,7 @@ IGNORED = (
     "paths", "logger", "hydra", "group", "task_name", "resume", "ckpt_path", "reuse", "log_images",
     "macs_input", "efficiency", "optimized_metric", "hparams_search", "predict",
     "callbacks.model_checkpoint", "callbacks.periodic_checkpoint", "callbacks.lr_monitor",
-    "callbacks.attention_panels", "kernels.backend",
+    "callbacks.attention_panels", "callbacks.step_timer", "kernels.backend",
     "trainer.log_every_n_steps", "trainer.enable_progress_bar", "trainer.enable_model_summary",
     "trainer.num_sanity_val_steps", "trainer.val_check_interval", "trainer.check_val_every_n_epoch",
     "trainer.limit_val_batches", "trainer.default_root_dir",

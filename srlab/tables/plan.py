@@ -3,8 +3,8 @@
 A job is identified by its run key (:func:`srlab.results.run_key`) of ``experiment=<table>`` + the launch's
 overrides + the row's overrides + ``seed=S``, so the plan must be given the same overrides as the launch
 (``protocol=proxy`` …). A job is *done* when a ``summary.json`` with its key is under the runs folder,
-*running* when a run dir holds ``run_key.txt`` with its key and a checkpoint but no summary (an interrupted
-job, which the next launch resumes), *missing* otherwise. A missing job is priced as the row's
+*running* when a run dir holds ``run_key.txt`` with its key and ``checkpoints/last.ckpt`` but no summary (an
+interrupted job, which the next launch resumes), *missing* otherwise. A missing job is priced as the row's
 ``trainer.max_steps`` ÷ the median ``steps_per_s`` of the finished runs of the same model preset; without
 one the plan says it cannot price it.
 """
@@ -35,11 +35,14 @@ class PlannedJob:
 
 
 def _started(folder: Path) -> dict[str, str]:
-    """``{run key: run dir}`` of run dirs with ``run_key.txt`` and a checkpoint but no ``summary.json``."""
+    """``{run key: run dir}`` of run dirs with ``run_key.txt`` and ``checkpoints/last.ckpt`` but no summary.
+
+    The same rule as the job's resume (:func:`srlab.job.reuse.interrupted_checkpoint`).
+    """
     found = {}
     for key_file in sorted(folder.rglob("run_key.txt")):
         run_dir = key_file.parent
-        if not (run_dir / "summary.json").exists() and any(run_dir.rglob("*.ckpt")):
+        if not (run_dir / "summary.json").exists() and (run_dir / "checkpoints" / "last.ckpt").is_file():
             found[key_file.read_text().strip()] = str(run_dir)
     return found
 

@@ -1,20 +1,20 @@
 """Finished runs as points: PSNR-Y against MACs and against measured training speed, per attention/window/K^l.
 
-Runs come from ``summary.json`` files (:func:`srlab.runs.load_summaries`) or, online, from a W&B group
+Runs come from ``summary.json`` files (:func:`srlab.results.find_summaries`) or, online, from a W&B group
 (:func:`summaries_from_wandb`, the same shape with what W&B holds); :func:`run_records` flattens them.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from srlab.results import RunSummary, read_summary
 from srlab.viz._mpl import pyplot
 
 if TYPE_CHECKING:
@@ -50,46 +50,47 @@ def keep_label(keep: Sequence[int] | None, n_tokens: int | None) -> str:
     return "→".join(str(k) for k in distinct)
 
 
-def run_records(summaries: Iterable[Mapping[str, Any]], set_name: str | None = None) -> list[RunRecord]:
+def run_records(summaries: Iterable[RunSummary], set_name: str | None = None) -> list[RunRecord]:
     """One record per run and test set (only ``set_name`` when given); a summary without metrics is an error."""
     records = []
     for s in summaries:
-        where = s.get("run_dir") or s.get("url") or "?"
-        if not s.get("metrics"):
-            raise ValueError(f"run {where}: summary has no metrics (did the job finish?)")
-        choices, config = s.get("choices") or {}, s.get("config") or {}
-        spec = s.get("model_spec") or {}
+        if not s.metrics:
+            raise ValueError(f"run {s.run_dir}: summary has no metrics (did the job finish?)")
+        choices, config, spec = s.choices, s.config, s.model_spec
         attn = str(choices.get("attn", spec.get("attn", {}).get("name", "?")))
         window = config.get("window", spec.get("window_size"))
-        kept = (s.get("sparsity") or {}).get("kept") or spec.get("keep")
+        kept = s.sparsity.get("kept") or spec.get("keep")
         keep = tuple(int(k) for k in kept) if kept else None
         n_tokens = window * window if window else None
         label = f"{attn}, M={window}, K {keep_label(keep, n_tokens)}"
-        macs_input = s.get("macs_input") or config.get("macs_input")
-        for name, m in s["metrics"].items():
+        macs_input = s.macs_input or config.get("macs_input")
+        for name in s.metrics:
             if set_name is not None and name != set_name:
                 continue
-            records.append(RunRecord(label=label, attn=attn, window=window, keep=keep, params=s.get("params"),
-                                     macs=s.get("macs"), macs_input=tuple(macs_input) if macs_input else None,
-                                     steps_per_s=s.get("steps_per_s"), set_name=name, psnr_y=m["psnr_y"],
+            m = s.set_means(name)
+            records.append(RunRecord(label=label, attn=attn, window=window, keep=keep, params=s.params,
+                                     macs=s.macs, macs_input=tuple(macs_input) if macs_input else None,
+                                     steps_per_s=s.steps_per_s, set_name=name, psnr_y=m["psnr_y"],
                                      ssim_y=m["ssim_y"], bicubic_psnr_y=m.get("bicubic_psnr_y"),
-                                     run_dir=s.get("run_dir")))  # fmt: skip
+                                     run_dir=s.run_dir))  # fmt: skip
     return records
 
 
-def summaries_from_wandb(path: str, group: str) -> list[dict[str, Any]]:
-    """The runs of W&B group ``group`` in project ``ENTITY/PROJECT`` as summary-like dicts (needs network).
+def summaries_from_wandb(path: str, group: str) -> list[RunSummary]:
+    """The runs of W&B group ``group`` in project ``ENTITY/PROJECT`` as summaries (needs network).
 
-    W&B holds the config (with params and MACs) and the test metrics; it has no model spec or steps/s.
+    W&B holds the config (with params and MACs) and the test metrics; it has no model spec or steps/s, and
+    ``run_dir`` is the run's URL.
     """
     from srlab.tables import wandb_runs
 
     out = []
     for run in wandb_runs(path, group):
         config = dict(run.config)
-        out.append({"url": run.where, "choices": run.choices, "config": config, "metrics": run.metrics,
-                    "params": config.get("params"), "macs": config.get("macs"),
-                    "macs_input": config.get("macs_input"), "steps_per_s": None})  # fmt: skip
+        out.append(RunSummary(run_dir=run.where, mode=str(config.get("mode", "train")), choices=run.choices,
+                              config=config, model_spec={}, params=config.get("params") or 0,
+                              macs=config.get("macs") or 0, metrics=run.metrics,
+                              macs_input=list(config.get("macs_input") or [])))  # fmt: skip
     return out
 
 
@@ -103,10 +104,7 @@ def load_run_net(run_dir: str | os.PathLike[str]) -> nn.Module:
     for path in (summary_path, weights):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing (is {run_dir} a finished training job?)")
-    spec = json.loads(summary_path.read_text()).get("model_spec")
-    if spec is None:
-        raise ValueError(f"{summary_path}: no model_spec")
-    return load_weights(build_net(spec), weights).eval()
+    return load_weights(build_net(read_summary(summary_path).model_spec), weights).eval()
 
 
 def _style(records: Sequence[RunRecord]) -> tuple[dict[str, Any], dict[Any, str]]:

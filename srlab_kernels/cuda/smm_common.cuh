@@ -1,9 +1,9 @@
-// Shared helpers of the srlab sparse-attention kernels (smm_qk.cu, smm_av.cu, smm_scatter.cu).
+// Shared helpers of the srlab sparse-attention kernels (the op templates smm_qk.cuh, smm_av.cuh and
+// smm_scatter.cuh, instantiated per dtype by smm_fp32_fp64.cu, smm_fp16.cu and smm_bf16.cu).
 //
-// Header-free on purpose: no <cuda_fp16.h>/<cuda_bf16.h>, so every file compiles with plain
-// `nvcc -ptx FILE` and with NVRTC given only `-I <this directory>`, whatever CuPy wheel (cuda12x/13x)
-// or CUDA toolkit is installed. fp16/bf16 are carried as 16-bit storage structs and converted with the
-// same PTX `cvt` instructions the CUDA headers use (round to nearest even). Needs sm_80+ (bf16 cvt).
+// Header-free on purpose: no CUDA header, so every file compiles with plain `nvcc -ptx FILE` and with NVRTC
+// given no include path, whatever CuPy wheel (cuda12x/13x) or CUDA toolkit is installed. Nothing here needs
+// more than sm_70; the 16-bit types and conversions live in smm_half.cuh.
 //
 // Conventions: rows of a batch are flattened (row = b*N + n); every offset is 64-bit (long long);
 // 1-D grids with grid-stride loops (no grid.y/z limits); a "group" of G lanes (G in {8, 16, 32}, a
@@ -12,35 +12,15 @@
 
 typedef long long i64;
 
-struct f16 { unsigned short bits; };
-struct bf16 { unsigned short bits; };
-
 // Acc<S>::type is the accumulation type: float for fp32/fp16/bf16, double for fp64.
 template <typename S> struct Acc { typedef float type; };
 template <> struct Acc<double> { typedef double type; };
 
 __device__ __forceinline__ float to_acc(float x) { return x; }
 __device__ __forceinline__ double to_acc(double x) { return x; }
-__device__ __forceinline__ float to_acc(f16 x) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
-    return f;
-}
-__device__ __forceinline__ float to_acc(bf16 x) { return __uint_as_float(((unsigned int)x.bits) << 16); }
-
 template <typename S> __device__ __forceinline__ S from_acc(typename Acc<S>::type x);
 template <> __device__ __forceinline__ float from_acc<float>(float x) { return x; }
 template <> __device__ __forceinline__ double from_acc<double>(double x) { return x; }
-template <> __device__ __forceinline__ f16 from_acc<f16>(float x) {
-    f16 h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(x));
-    return h;
-}
-template <> __device__ __forceinline__ bf16 from_acc<bf16>(float x) {
-    bf16 h;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h.bits) : "f"(x));
-    return h;
-}
 
 template <typename A> __device__ __forceinline__ A quiet_nan();
 template <> __device__ __forceinline__ float quiet_nan<float>() { return __int_as_float(0x7fc00000); }

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_py(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"} | {"WANDB_MODE": "disabled"}
-    cmd = [sys.executable, str(ROOT / "run.py"), *args, f"paths.log_dir={tmp_path / 'logs'}"]
+    cmd = [sys.executable, str(ROOT / "run.py"), *args, "reuse=false", f"paths.log_dir={tmp_path / 'logs'}"]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
 
 

@@ -268,7 +268,7 @@ def test_eval_image_too_small_for_the_network_is_named(tmp_path):
 def _run(*overrides: str, run_dir: Path, train: Path, val: dict) -> subprocess.CompletedProcess[str]:
     """One ``run.py`` job of the tiny model on our folders (``debug=fast``, no logger)."""
     val_spec = ",".join(f"{k}:'{v}'" if v else f"{k}:null" for k, v in val.items())
-    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "logger=none", f"hydra.run.dir={run_dir}",
+    cmd = [sys.executable, str(ROOT / "run.py"), "reuse=false", "debug=fast", "logger=none", f"hydra.run.dir={run_dir}",
            f"paths.log_dir={run_dir.parent / 'logs'}", "~data.train", f"+data.train={{hr:'{train}'}}",
            "~data.val.samples", f"+data.val.bad={{{val_spec}}}", *overrides]  # fmt: skip
     env = {**os.environ, "WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "1", "OMP_NUM_THREADS": "1"}

@@ -3,8 +3,11 @@
 The unmodified ``.cu`` sources are compiled by g++ against ``cuda_emu.h`` and launched exactly as
 :mod:`srlab_kernels.cupy_backend` describes each launch (kernel name, grid, block, shared memory, packed
 arguments, each checked against the kernel's C++ signature). Outputs are NaN-poisoned before the launch,
-inputs are fresh random tensors, and results are compared with the PyTorch reference in float64.
-Half precision is not covered: its conversions are inline PTX, which the emulator refuses to run.
+inputs are fresh random tensors, and results are compared with the PyTorch reference in float64: fp32 and
+fp64 within fixed relative bounds, fp16 and bf16 (test ids ``[fp16-…]``/``[bf16-…]``) within twice the error
+of PyTorch's own computation in that dtype. Off the GPU the 16-bit conversions run the portable
+round-to-nearest-even code of ``smm_half.cuh`` (the GPU runs PTX ``cvt``); that code is checked bit for bit
+against numpy (fp16) and torch (bf16) on every 16-bit pattern, every rounding tie and random floats.
 """
 
 import dataclasses
@@ -24,6 +27,8 @@ pytestmark = pytest.mark.skipif(
 Buffer = harness.Buffer
 DTYPES = [torch.float32, torch.float64]
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12}
+HALF = [torch.float16, torch.bfloat16]
+HALF_IDS = ["fp16", "bf16"]
 # (B, N, M, K, d): PFT-light (d 13) and PFT (d 40) heads; N, K and B·N off the block and lane-group sizes;
 # lane groups of 8/16/32 in smm_qk (from K) and 8/16/32 lanes × 1/2/4/8 columns in smm_av/scatter (from d)
 SHAPES = [
@@ -35,6 +40,7 @@ SHAPES = [
     (2, 33, 41, 9, 100),
     (1, 24, 30, 17, 200),
 ]
+SHAPE_IDS = [f"B{b}-N{n}-M{m}-K{k}-d{d}" for b, n, m, k, d in SHAPES]
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +52,23 @@ def _inputs(shape, dtype):
     """Fresh random q (B, N, d), k (B, M, d), a (B, N, K), idx int32 (B, N, K), reproducible per shape."""
     b, n, m, kk, d = shape
     gen = torch.Generator().manual_seed(zlib.crc32(repr((shape, dtype)).encode()))
-    q, k = torch.randn(b, n, d, generator=gen, dtype=dtype), torch.randn(b, m, d, generator=gen, dtype=dtype)
-    a = torch.rand(b, n, kk, generator=gen, dtype=dtype)
+    wide = torch.float64 if dtype == torch.float64 else torch.float32
+    q, k = torch.randn(b, n, d, generator=gen, dtype=wide), torch.randn(b, m, d, generator=gen, dtype=wide)
+    a = torch.rand(b, n, kk, generator=gen, dtype=wide)
     idx = torch.randint(0, m, (b, n, kk), generator=gen, dtype=torch.int32)
-    return q, k, a, idx
+    return q.to(dtype), k.to(dtype), a.to(dtype), idx
 
 
-def _poison(shape, dtype):
-    return np.full(shape, np.nan, dtype=torch.empty((), dtype=dtype).numpy().dtype)
+def _buffer(name, t, out=False, offset=0):
+    """A Buffer holding ``t``'s elements (bf16 as its uint16 bits, a storage struct like fp16)."""
+    if t.dtype == torch.bfloat16:
+        return Buffer(name, t.view(torch.int16).numpy().view(np.uint16), out, offset, struct=True)
+    return Buffer(name, t.numpy(), out, offset)
+
+
+def _poisoned(name, shape, dtype):
+    """An output Buffer filled with NaN (so elements the kernel does not write fail the comparison)."""
+    return _buffer(name, torch.full(shape, float("nan"), dtype=dtype), out=True)
 
 
 def _run(driver, launch, seed, grid=None):
@@ -61,20 +76,22 @@ def _run(driver, launch, seed, grid=None):
     if grid is not None:
         launch = dataclasses.replace(launch, grid=grid)
     (out,) = harness.run(driver, launch, seed).values()
+    (buffer,) = [a for a in launch.args if isinstance(a, Buffer) and a.out]
+    if buffer.struct:  # bf16 bits
+        return torch.from_numpy(out.view(np.int16)).view(torch.bfloat16)
     return torch.from_numpy(out)
 
 
-def qk_launch(q, k, idx, k_offset=0):
+def qk_launch(q, k, idx, k_offset=0, limit=cupy_backend.DEFAULT_SHARED_LIMIT):
     (b, n, d), m, kk = q.shape, k.shape[1], idx.shape[2]
-    bufs = (Buffer("q", q.numpy()), Buffer("k", k.numpy(), offset=k_offset), Buffer("idx", idx.numpy()),
-            Buffer("out", _poison((b, n, kk), q.dtype), out=True))  # fmt: skip
-    return cupy_backend.qk_launch(q.dtype, b, n, m, kk, d, k_offset, bufs)
+    bufs = (_buffer("q", q), _buffer("k", k, offset=k_offset), _buffer("idx", idx),
+            _poisoned("out", (b, n, kk), q.dtype))  # fmt: skip
+    return cupy_backend.qk_launch(q.dtype, b, n, m, kk, d, k_offset, bufs, limit)
 
 
 def av_launch(a, v, idx):
     (b, n, kk), (m, d) = a.shape, v.shape[1:]
-    bufs = (Buffer("a", a.numpy()), Buffer("v", v.numpy()), Buffer("idx", idx.numpy()),
-            Buffer("out", _poison((b, n, d), v.dtype), out=True))  # fmt: skip
+    bufs = (_buffer("a", a), _buffer("v", v), _buffer("idx", idx), _poisoned("out", (b, n, d), v.dtype))
     return cupy_backend.av_launch(a.dtype, b, n, m, kk, d, bufs)
 
 
@@ -83,16 +100,11 @@ def scatter_launch(w, x, idx, m, deterministic):
     (b, n, kk), d = w.shape, x.shape[2]
     if deterministic:
         perm, offsets = cupy_backend.csr(idx, m)
-        bufs = (Buffer("w", w.numpy()), Buffer("x", x.numpy()), Buffer("perm", perm.numpy()),
-                Buffer("offsets", offsets.numpy()), Buffer("out", _poison((b, m, d), x.dtype), out=True))  # fmt: skip
+        bufs = (_buffer("w", w), _buffer("x", x), _buffer("perm", perm), _buffer("offsets", offsets),
+                _poisoned("out", (b, m, d), x.dtype))  # fmt: skip
         return cupy_backend.scatter_csr_launch(x.dtype, b, m, kk, d, bufs)
-    acc = np.zeros((b, m, d), dtype=_poison((), reference._acc_dtype(x.dtype)).dtype)
-    bufs = (
-        Buffer("w", w.numpy()),
-        Buffer("x", x.numpy()),
-        Buffer("idx", idx.numpy()),
-        Buffer("acc", acc, out=True),
-    )
+    acc = torch.zeros(b, m, d, dtype=reference._acc_dtype(x.dtype))  # zeroed, as the host does
+    bufs = (_buffer("w", w), _buffer("x", x), _buffer("idx", idx), _buffer("acc", acc, out=True))
     return cupy_backend.scatter_atomic_launch(x.dtype, b, n, m, kk, d, bufs)
 
 
@@ -107,8 +119,8 @@ def _exact(q, k, a, idx, m):
     return reference.smm_qk(q, k, idx), reference.smm_av(a, k, idx), reference.smm_scatter(a, q, idx, m)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["fp32", "fp64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 def test_forward_kernels_match_the_float64_reference(driver, shape, dtype):
     q, k, a, idx = _inputs(shape, dtype)
     sims, out = _exact(q, k, a, idx, shape[2])[:2]
@@ -117,13 +129,46 @@ def test_forward_kernels_match_the_float64_reference(driver, shape, dtype):
 
 
 @pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["fp32", "fp64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
 def test_scatter_matches_the_float64_reference(driver, shape, dtype, deterministic):
     q, k, a, idx = _inputs(shape, dtype)
     m = shape[2]
     got = _run(driver, scatter_launch(a, q, idx, m, deterministic), seed=3).to(dtype)
     assert _rel(got, _exact(q, k, a, idx, m)[2]) <= TOLERANCE[dtype]
+
+
+def _within_twice_torch_own(ours, torch_own, exact, dtype):
+    """``ours`` is in ``dtype`` and its relative error to ``exact`` at most twice that of PyTorch's own
+    computation in ``dtype`` (the torch backend: the same products, chunked matmuls, fp32 accumulation)."""
+    assert ours.dtype == dtype
+    mine, theirs = _rel(ours, exact), _rel(torch_own, exact)
+    assert mine <= 2 * theirs, f"relative error {mine:.3g} vs PyTorch's own {theirs:.3g} in {dtype}"
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+@pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
+def test_half_forward_kernels_within_twice_torch_own_error(driver, dtype, shape):
+    q, k, a, idx = _inputs(shape, dtype)
+    sims, out = _exact(q, k, a, idx, shape[2])[:2]
+    _within_twice_torch_own(
+        _run(driver, qk_launch(q, k, idx), seed=1), reference.smm_qk(q, k, idx), sims, dtype
+    )
+    _within_twice_torch_own(
+        _run(driver, av_launch(a, k, idx), seed=2), reference.smm_av(a, k, idx), out, dtype
+    )
+
+
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "deterministic"])
+@pytest.mark.parametrize("shape", SHAPES, ids=SHAPE_IDS)
+@pytest.mark.parametrize("dtype", HALF, ids=HALF_IDS)
+def test_half_scatter_within_twice_torch_own_error(driver, dtype, shape, deterministic):
+    """The atomic kernel accumulates in an fp32 buffer that the host casts to the dtype, as cupy_backend does."""
+    q, k, a, idx = _inputs(shape, dtype)
+    m = shape[2]
+    got = _run(driver, scatter_launch(a, q, idx, m, deterministic), seed=3).to(dtype)
+    torch_own = reference.smm_scatter(a, q, idx, m)
+    _within_twice_torch_own(got, torch_own, _exact(q, k, a, idx, m)[2], dtype)
 
 
 def test_capped_grid_strides_over_every_row(driver):
@@ -183,17 +228,73 @@ def test_arguments_must_match_the_kernel_signature(driver):
         harness.run(driver, qk_launch(q, k.double(), idx))
 
 
-def test_half_precision_is_refused_loudly(driver):
-    q, k, _, idx = _inputs((1, 8, 8, 4, 8), torch.float16)
-    with pytest.raises(harness.EmulatorError, match=r"inline PTX cannot run .*cvt\.f32\.f16"):
-        harness.run(driver, qk_launch(q, k, idx))
+@pytest.mark.parametrize(("d", "kk", "limit", "geometry"), [
+    (1000, 5, cupy_backend.DEFAULT_SHARED_LIMIT, (8, 64)),  # 16 groups × 4000 B do not fit, 8 do
+    (1000, 5, 8192, (32, 32)),  # only one 32-lane group per block fits
+])  # fmt: skip
+def test_smm_qk_shrinks_its_block_to_fit_shared_memory(driver, d, kk, limit, geometry):
+    q, k, _, idx = _inputs((1, 20, 30, kk, d), torch.float32)
+    launch = qk_launch(q, k, idx, limit=limit)
+    assert (int(launch.args[-1]), launch.block) == geometry and launch.shared_bytes <= limit
+    assert _rel(_run(driver, launch, seed=13), reference.smm_qk(q.double(), k.double(), idx)) <= 1e-5
+
+
+def _bits_to_float(bits, dtype):
+    return torch.from_numpy(bits.view(np.int16)).view(dtype).float()
+
+
+def test_16bit_conversions_round_to_nearest_even_bit_for_bit(driver):
+    """The portable conversions against numpy (fp16) and torch (bf16), both round-to-nearest-even: every
+    16-bit pattern widened; narrowed: every fp16 and bf16 value, every tie between neighbours and the
+    floats one ulp either side of it, float32 subnormals, overflow edges and 10⁵ random bit patterns."""
+    every = np.arange(1 << 16, dtype=np.uint16)
+    widened = harness.run(driver, _probe("probe_widen", 128, Buffer("bits", every), Buffer("h", np.zeros(1 << 16, np.float32), out=True),
+                                         Buffer("b", np.zeros(1 << 16, np.float32), out=True), np.int64(1 << 16), grid=16))  # fmt: skip
+    for got, want in ((widened["h"], every.view(np.float16).astype(np.float32)),
+                      (widened["b"], _bits_to_float(every, torch.bfloat16).numpy())):  # fmt: skip
+        np.testing.assert_array_equal(
+            got.view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)]
+        )
+        assert np.isnan(got[np.isnan(want)]).all()
+    values = [np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 65504, 65519.996, 65520, 2.0**-25, 2.0**-24,
+                        3 * 2.0**-26, 1e-45, -1e-40, 3.4028235e38], np.float32)]  # fmt: skip
+    for grid in (every.view(np.float16).astype(np.float32), _bits_to_float(every, torch.bfloat16).numpy()):
+        finite = np.unique(grid[np.isfinite(grid)])
+        ties = ((finite[:-1].astype(np.float64) + finite[1:]) / 2).astype(np.float32)  # exact in float32
+        values += [
+            finite,
+            ties,
+            np.nextafter(ties, np.float32(np.inf)),
+            np.nextafter(ties, np.float32(-np.inf)),
+        ]
+    values.append(np.random.default_rng(0).integers(0, 1 << 32, 100_000, dtype=np.uint32).view(np.float32))
+    x = np.concatenate(values)
+    n = x.size
+    narrowed = harness.run(driver, _probe("probe_narrow", 128, Buffer("x", x), Buffer("h", np.zeros(n, np.uint16), out=True),
+                                          Buffer("b", np.zeros(n, np.uint16), out=True), np.int64(n), grid=64))  # fmt: skip
+    with np.errstate(over="ignore"):  # floats past 65520 become infinity, as they must
+        want_h = x.astype(np.float16)
+    want_b = torch.from_numpy(x).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    is_nan = np.isnan(x)
+    for got, want, infinity in (
+        (narrowed["h"], want_h.view(np.uint16), 0x7C00),
+        (narrowed["b"], want_b, 0x7F80),
+    ):
+        np.testing.assert_array_equal(got[~is_nan], want[~is_nan])
+        assert ((got[is_nan] & 0x7FFF) > infinity).all()  # NaN stays NaN (exponent all ones, mantissa not 0)
+
+
+def test_inline_ptx_is_refused_loudly(driver):
+    out = Buffer("out", np.zeros(1, np.float32), out=True)
+    with pytest.raises(harness.EmulatorError, match=r"inline PTX cannot run .*mov\.f32"):
+        harness.run(driver, _probe("probe_asm", 32, out))
 
 
 # ---- the emulator's own semantics, on probes.cu ----
 
 
-def _probe(name, block, *args, shared=0):
-    return cupy_backend.Launch("probes", name, 1, block, shared, args)
+def _probe(name, block, *args, shared=0, grid=1):
+    return cupy_backend.Launch("probes", name, grid, block, shared, args)
 
 
 @pytest.mark.parametrize(("src", "width"), [(3, 8), (5, 32), (-1, 16), (9, 4)])

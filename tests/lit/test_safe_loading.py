@@ -132,7 +132,7 @@ def test_a_pickle_with_arbitrary_objects_is_refused_naming_the_file(own_ckpt: Pa
 
 def _run_py(*overrides: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
-    cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "logger=none", f"paths.data_dir={data_dir}",
+    cmd = [sys.executable, str(ROOT / "run.py"), "reuse=false", "debug=fast", "logger=none", f"paths.data_dir={data_dir}",
            "+trainer.limit_test_batches=1", *overrides]  # fmt: skip
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 

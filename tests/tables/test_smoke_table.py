@@ -28,7 +28,7 @@ HAS_REUSE = "reuse" in compose_config([])  # the job side of issue 13: reuse a f
 @pytest.mark.slow
 def test_smoke_grid_renders_beside_the_papers_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "experiment=hat_ocab_cab", "protocol=smoke", "debug=fast",
+    cmd = [sys.executable, str(ROOT / "run.py"), "-m", "reuse=false", "experiment=hat_ocab_cab", "protocol=smoke", "debug=fast",
            f"hydra.sweep.dir={sweep}", f"paths.log_dir={tmp_path / 'logs'}", f"paths.data_dir={ROOT / 'data'}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-5000:]

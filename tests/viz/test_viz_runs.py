@@ -1,18 +1,19 @@
-import json
-
 import pytest
 import torch
 
 from srlab.nets import build_net
+from srlab.results import RunSummary, write_summary
 from srlab.viz import load_run_net, plot_tradeoffs, run_records, summaries_from_wandb
 from srlab.viz.runs import keep_label
 
 
-def _summary(attn: str, window: int, keep: list[int], psnr: float, macs: int, speed: float | None) -> dict:
-    return {"run_dir": f"/runs/{attn}-{window}", "choices": {"attn": attn}, "config": {"window": window, "scale": 2},
+def _summary(
+    attn: str, window: int, keep: list[int], psnr: float, macs: int, speed: float | None
+) -> RunSummary:
+    return RunSummary.from_dict({"run_dir": f"/runs/{attn}-{window}", "mode": "train", "model_spec": {}, "choices": {"attn": attn}, "config": {"window": window, "scale": 2},
             "params": 1000, "macs": macs, "macs_input": [32, 32], "sparsity": {"kept": keep}, "steps_per_s": speed,
             "metrics": {"samples": {"psnr_y": psnr, "ssim_y": 0.9, "bicubic_psnr_y": 30.0, "bicubic_ssim_y": 0.8},
-                        "Set5": {"psnr_y": psnr + 1, "ssim_y": 0.95, "bicubic_psnr_y": 33.0, "bicubic_ssim_y": 0.9}}}  # fmt: skip
+                        "Set5": {"psnr_y": psnr + 1, "ssim_y": 0.95, "bicubic_psnr_y": 33.0, "bicubic_ssim_y": 0.9}}})  # fmt: skip
 
 
 SUMMARIES = [
@@ -42,7 +43,7 @@ def test_run_records_flatten_runs_and_sets():
     )
     assert pfa.label == "pfa, M=8, K 64→16" and pfa.run_dir == "/runs/pfa-8"
     with pytest.raises(ValueError, match="run /runs/x: summary has no metrics"):
-        run_records([{"run_dir": "/runs/x", "metrics": {}}])
+        run_records([RunSummary("/runs/x", "train", {}, {}, {}, 0, 0, metrics={})])
 
 
 def test_tradeoff_plot_has_one_point_per_run_and_labelled_axes():
@@ -65,7 +66,9 @@ def test_load_run_net_rebuilds_the_ema_network(tmp_path):
             "upsampler": "pixelshuffledirect"}  # fmt: skip
     torch.manual_seed(1)
     net = build_net(spec).eval()
-    (tmp_path / "summary.json").write_text(json.dumps({"model_spec": spec}))
+    write_summary(
+        tmp_path / "summary.json", RunSummary(str(tmp_path), "train", {}, {}, spec, 0, 0, metrics={})
+    )
     with pytest.raises(FileNotFoundError, match=r"net_ema\.pth: missing"):
         load_run_net(tmp_path)
     torch.save({"params_ema": net.state_dict()}, tmp_path / "net_ema.pth")
@@ -76,7 +79,7 @@ def test_load_run_net_rebuilds_the_ema_network(tmp_path):
     assert not loaded.training
 
 
-def test_wandb_runs_become_summary_like_dicts(monkeypatch):
+def test_wandb_runs_become_summaries(monkeypatch):
     import srlab.tables
     from srlab.tables import Run
 
@@ -94,4 +97,4 @@ def test_wandb_runs_become_summary_like_dicts(monkeypatch):
         7,
         (64, 64),
     )
-    assert record.run_dir is None and record.steps_per_s is None and record.label == "pfa, M=16, K ?"
+    assert record.run_dir == run.where and record.steps_per_s is None and record.label == "pfa, M=16, K ?"

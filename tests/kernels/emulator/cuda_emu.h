@@ -13,8 +13,9 @@
 //   A block in which no fiber can run but some have not exited is a deadlock and aborts with each wait.
 // - __ldg and atomicAdd check the address against the buffers the harness registered (bounds, alignment,
 //   read-only inputs for __ldg, writable outputs for atomics); atomicAdd is std::atomic_ref::fetch_add.
-// - Inline PTX (`asm`) cannot run on a CPU: it compiles to an abort naming the statement. srlab uses it
-//   only for fp16/bf16 conversions, so those instantiations build but cannot be executed.
+// - Inline PTX (`asm`) cannot run on a CPU: it compiles to an abort naming the statement. srlab's only PTX
+//   (the 16-bit conversions of smm_half.cuh) sits under `#if defined(__CUDA_ARCH__)`, which g++ does not
+//   define: the emulator runs their portable round-to-nearest-even code instead.
 // Every violation prints "cuda_emu: error ..." with the block and thread and calls std::abort().
 #pragma once
 
@@ -376,6 +377,7 @@ T __shfl_sync(unsigned mask, T var, int src_lane, int width = 32) {
 
 inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
 inline float __uint_as_float(unsigned int x) { return std::bit_cast<float>(x); }
+inline unsigned int __float_as_uint(float x) { return std::bit_cast<unsigned int>(x); }
 inline double __longlong_as_double(long long x) { return std::bit_cast<double>(x); }
 
 inline int min(int a, int b) { return a < b ? a : b; }

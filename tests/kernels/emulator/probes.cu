@@ -1,5 +1,6 @@
 // probes.cu: tiny kernels that check the emulator itself (correct CUDA next to deliberate bugs).
 // Compiled into the emulator driver only; never shipped, never compiled for a GPU.
+#include "smm_half.cuh"
 
 // out[t] = the lane id that thread t reads through __shfl_sync(full warp, lane id, src, width).
 extern "C" __global__ void probe_shfl(int* out, int src, int width) {
@@ -37,4 +38,25 @@ extern "C" __global__ void probe_ldg(const float* in, float* out, int i) { out[0
 extern "C" __global__ void probe_deadlock(int* out) {
     if (threadIdx.x == 0) __syncwarp(0x3u);
     if (threadIdx.x == 1) out[1] = __shfl_sync(0x3u, 1, 0);
+}
+
+// The portable 16-bit conversions of smm_half.cuh (what the kernels run off the GPU), element by element.
+extern "C" __global__ void probe_narrow(const float* x, unsigned short* half, unsigned short* bfloat, long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        half[i] = from_acc<f16>(__ldg(x + i)).bits;
+        bfloat[i] = from_acc<bf16>(__ldg(x + i)).bits;
+    }
+}
+extern "C" __global__ void probe_widen(const unsigned short* bits, float* from_half, float* from_bfloat, long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        from_half[i] = to_acc(f16{__ldg(bits + i)});
+        from_bfloat[i] = to_acc(bf16{__ldg(bits + i)});
+    }
+}
+
+// Inline PTX, which the emulator must refuse loudly rather than skip.
+extern "C" __global__ void probe_asm(float* out) {
+    float f = 0.0f;
+    asm("mov.f32 %0, 1.0;" : "=f"(f));
+    out[0] = f;
 }

@@ -12,6 +12,7 @@
 //   out[r] once (zero when it has none): bitwise repeatable.
 // Indices outside [0, M) are skipped by the atomic kernel (the host maps them to no key row in the CSR).
 // Contiguous inputs; 64-bit offsets; 1-D grid, blockDim.x a multiple of 32, no shared memory.
+#pragma once
 #include "smm_common.cuh"
 
 template <typename S, int C>
@@ -104,8 +105,3 @@ __device__ void smm_scatter_csr_impl(const S* __restrict__ w, const S* __restric
     }
 #define SMM_SCATTER_ALL_C(PREFIX, S) \
     SMM_SCATTER(PREFIX##_c1, S, 1) SMM_SCATTER(PREFIX##_c2, S, 2) SMM_SCATTER(PREFIX##_c4, S, 4) SMM_SCATTER(PREFIX##_c8, S, 8)
-
-SMM_SCATTER_ALL_C(f32, float)
-SMM_SCATTER_ALL_C(f64, double)
-SMM_SCATTER_ALL_C(f16, f16)
-SMM_SCATTER_ALL_C(bf16, bf16)

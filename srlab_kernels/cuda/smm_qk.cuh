@@ -5,6 +5,7 @@
 // idx[b, n, j], one dot product over the key row (16-byte loads when aligned), a coalesced store.
 // An index outside [0, M) yields NaN (never an out-of-bounds read). Contiguous inputs; 64-bit offsets.
 // Launch: 1-D grid, blockDim.x a multiple of 32, dynamic shared memory (blockDim.x / G) * d * sizeof(acc).
+#pragma once
 #include "smm_common.cuh"
 
 template <typename S, bool VEC16>
@@ -39,12 +40,3 @@ __device__ void smm_qk_impl(const S* __restrict__ q, const S* __restrict__ k, co
                                     int M, int K, int d, int G) {                                         \
         smm_qk_impl<S, VEC16>(q, k, idx, out, rows, N, M, K, d, G);                                     \
     }
-
-SMM_QK(smm_qk_f32, float, false)
-SMM_QK(smm_qk_f32_v16, float, true)
-SMM_QK(smm_qk_f64, double, false)
-SMM_QK(smm_qk_f64_v16, double, true)
-SMM_QK(smm_qk_f16, f16, false)
-SMM_QK(smm_qk_f16_v16, f16, true)
-SMM_QK(smm_qk_bf16, bf16, false)
-SMM_QK(smm_qk_bf16_v16, bf16, true)

@@ -6,6 +6,7 @@
 // reads its columns of the selected value row (a coalesced row read per key). The sum runs over j in
 // order (deterministic). An index outside [0, M) makes the row NaN. Contiguous inputs; 64-bit offsets.
 // Launch: 1-D grid, blockDim.x a multiple of 32, no shared memory.
+#pragma once
 #include "smm_common.cuh"
 
 template <typename S, int C>
@@ -60,8 +61,3 @@ __device__ void smm_av_impl(const S* __restrict__ a, const S* __restrict__ v, co
     }
 #define SMM_AV_ALL_C(PREFIX, S) \
     SMM_AV(PREFIX##_c1, S, 1) SMM_AV(PREFIX##_c2, S, 2) SMM_AV(PREFIX##_c4, S, 4) SMM_AV(PREFIX##_c8, S, 8)
-
-SMM_AV_ALL_C(smm_av_f32, float)
-SMM_AV_ALL_C(smm_av_f64, double)
-SMM_AV_ALL_C(smm_av_f16, f16)
-SMM_AV_ALL_C(smm_av_bf16, bf16)
