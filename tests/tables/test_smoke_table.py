@@ -52,7 +52,7 @@ def test_smoke_grid_renders_beside_the_papers_numbers(tmp_path: Path, capsys: py
 def test_a_second_identical_table_run_trains_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     def launch(sweep: Path) -> None:
         cmd = [sys.executable, "-m", "srlab.cli", "table", "run", str(SPEC), "--rows", "0,1", "--seeds", "2",
-               "protocol=smoke", "debug=fast", "logger=csv", f"hydra.sweep.dir={sweep}", f"paths.log_dir={tmp_path / 'logs'}",
+               "+protocol=smoke", "debug=fast", "logger=csv", f"hydra.sweep.dir={sweep}", f"paths.log_dir={tmp_path / 'logs'}",
                f"paths.data_dir={ROOT / 'data'}"]  # fmt: skip
         proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=3000)
         assert proc.returncode == 0, proc.stderr[-5000:]
