@@ -17,7 +17,10 @@ def test_capture_keeps_chosen_windows_of_every_layer_without_changing_the_output
         plain = net(x)
         with capture(net, windows=[0, 5]) as maps:
             captured = net(x)
-    torch.testing.assert_close(captured, plain, rtol=1e-5, atol=1e-6)
+    # capturing dense attention swaps SDPA for an explicit softmax: float32 rounding, ≤ 3 ulps of the peak measured
+    torch.testing.assert_close(
+        captured, plain, rtol=0, atol=16 * torch.finfo(torch.float32).eps * plain.abs().max()
+    )
     assert sorted(maps) == list(range(6)) and not net._forward_pre_hooks
     assert maps[0].shape == (2, 2, 16, 16)
     if attn in ("topk", "pfa"):  # sparse layers keep K weights per query, scattered back to N×N

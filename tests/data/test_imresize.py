@@ -29,7 +29,8 @@ def test_matches_basicsr(golden: dict[str, np.ndarray], case: str, dtype: torch.
     out = imresize(x, float(golden[f"{case}_scale"]), antialiasing=bool(golden[f"{case}_antialiasing"]))
     assert out.dtype == dtype
     assert out.shape == expected.shape
-    assert (out.to(torch.float64) - expected).abs().max().item() < 1e-5
+    # BasicSR computes its weights and sums in float32: ≤ 2e-6 of the image's peak (measured ≤ 7.7e-7, up3)
+    assert (out.to(torch.float64) - expected).abs().max() <= 2e-6 * expected.abs().max()
 
 
 def test_batch_equals_per_image() -> None:

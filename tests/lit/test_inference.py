@@ -31,6 +31,11 @@ SPAN_CASES = [  # size, tile, overlap, align
 ]
 
 
+ROUNDING = 32 * torch.finfo(torch.float32).eps
+"""float32 rounding allowed between a tiled and an untiled forward, per unit of the peak output: a tile is
+convolved and multiplied in other blocks than the whole image, so sums are added in another order."""
+
+
 def _nearest(x):
     return F.interpolate(x, scale_factor=2, mode="nearest")
 
@@ -103,7 +108,7 @@ def test_conv_net_tiled_equals_untiled_beyond_its_receptive_field():
     spans = (tile_spans(50, 24, 12), tile_spans(61, 24, 12))
     exact = _exact_region((50, 61), spans, margin=3, scale=2)
     err = (tiled - full).abs().amax(dim=(0, 1))
-    assert err[exact].max() < 1e-6
+    assert err[exact].max() <= ROUNDING * full.abs().max()  # measured 5 ulps of the peak output
     assert err[~exact].max() > 1e-4  # the excluded seam pixels really are affected by the tile borders
 
 
@@ -147,7 +152,8 @@ def test_window_net_tiled_equals_untiled_away_from_seams(attn):
     exact = _exact_region((108, 92), spans, margin=2 * 7 + 4, scale=2)
     assert exact.float().mean() > 0.4
     err = (tiled - full).abs().amax(dim=(0, 1))
-    assert err[exact].max() < 5e-6 and err[~exact].max() > 1e-4
+    assert err[exact].max() <= ROUNDING * full.abs().max()  # measured 3.5 ulps of the peak output
+    assert err[~exact].max() > 1e-4
     # tiles off the window grid partition windows differently: the interior of later tiles changes
     assert (unaligned - full).abs().amax(dim=(0, 1))[exact].max() > 1e-4
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -138,8 +139,11 @@ REAL = {
 """Fingerprints of the real PlainUSR weights (``{prefix}_Rep_x{s}.pth``) on the 40×56 input."""
 PLAINUSR_FILES = {"plainusr_u": "PlainUSRU", "plainusr_t": "PlainUSRT", "plainusr_s": "PlainUSRS",
                   "plainusr_m": "PlainUSRM", "plainusr_base": "PlainUSR", "plainusr_l": "PlainUSRL"}  # fmt: skip
-WEIGHTS = (Path(__file__).resolve().parents[2] / "../shared/weights/plainusr").resolve()
-"""The official PlainUSR weights in the ``shared/`` folder beside the repository checkout."""
+WEIGHTS = Path(
+    os.environ.get("SRLAB_PLAINUSR_WEIGHTS")
+    or Path(__file__).resolve().parents[2] / "../shared/weights/plainusr"
+).resolve()
+"""The official PlainUSR weights: ``$SRLAB_PLAINUSR_WEIGHTS``, else the ``shared/`` folder beside the checkout."""
 
 
 def manifest(state: Mapping[str, torch.Tensor]) -> str:
@@ -186,3 +190,22 @@ def fingerprint(y: torch.Tensor) -> tuple[float, float, float, float, float]:
     """(sum, mean|y|, y[0], y[1000], y[last]) of the flattened output."""
     flat = y.flatten()
     return (flat.sum().item(), flat.abs().mean().item(), flat[0].item(), flat[1000].item(), flat[-1].item())
+
+
+FINGERPRINT_RTOL = 1e-13
+"""How closely float64 fingerprints must agree, relative to the magnitudes involved (see :func:`fingerprint_error`).
+
+The recorded values were printed on one CPU; another CPU, or another ``ATEN_CPU_CAPABILITY``, sums in another
+order (measured up to 1.7e-14 on an AMD EPYC, AVX2 and ``default``; the official PlainUSR outputs, 0.0
+on the recording machine, differ by up to 3.5e-15 there).
+"""
+
+
+def fingerprint_error(got: tuple[float, ...], expected: tuple[float, ...]) -> float:
+    """The largest difference of the five numbers, each relative to max(|its expected value|, expected mean|y|).
+
+    A single output value (y[1000] can be −0.003) carries the rounding of sums over values of the output's
+    typical magnitude, so it is measured against mean|y|, not against itself.
+    """
+    scale = abs(expected[1])
+    return max(abs(g - e) / max(abs(e), scale) for g, e in zip(got, expected, strict=True))

@@ -3,11 +3,13 @@
 import pytest
 import torch
 from fingerprints import (
+    FINGERPRINT_RTOL,
     PLAINUSR_FILES,
     PLAINUSR_MANIFESTS,
     REAL,
     WEIGHTS,
     fingerprint,
+    fingerprint_error,
     fingerprint_input,
     manifest,
 )
@@ -51,7 +53,7 @@ def test_released_weights_reproduce_the_official_outputs(name):
         )
         with torch.no_grad():
             got = fingerprint(net.double()(fingerprint_input(40, 56)))
-        assert got == pytest.approx(REAL[(prefix, scale)], rel=1e-12, abs=1e-12)
+        assert fingerprint_error(got, REAL[(prefix, scale)]) <= FINGERPRINT_RTOL, (got, REAL[(prefix, scale)])
 
 
 @pytest.mark.parametrize("name", list(PLAINUSR_FILES))
@@ -61,8 +63,10 @@ def test_reparameterize_keeps_the_outputs(name):
     assert deploy.deploy and not net.deploy and not deploy.training
     assert manifest(deploy.state_dict()) == PLAINUSR_MANIFESTS[name][0]
     x = torch.rand(2, 3, 17, 23)
+    # float32: relative to the largest output (1.8–3.2 here); measured ≤ 1.9e-6 of it, and 1.2e-14 in float64
     with torch.no_grad():
-        assert (deploy(x) - net(x)).abs().max() <= 1e-5
+        y = net(x)
+        assert (deploy(x) - y).abs().max() <= 1e-5 * y.abs().max()
         net64 = net.double()
         assert (net64.reparameterize()(x.double()) - net64(x.double())).abs().max() <= 1e-12
 
