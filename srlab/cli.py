@@ -18,12 +18,13 @@ USAGE = """usage: srlab <command> [args]
 commands:
   prepare   download / ingest a data set into the canonical layout (srlab prepare --help)
   check     compose and validate a job without running it, and find what it would fail on later (??? values,
-            missing weights files, data sets not under data.root); -m: every job of the sweep (its grid, the
-            experiment's hydra.sweeper.params, an Optuna search space); --config-only: skip files and data:
+            missing weights files, data sets not under data.root); -m: every job of the sweep (its grid, a
+            table's rows × seeds, an Optuna search space); --config-only: skip files and data:
             srlab check [-m] [--config-only] [overrides ...]
   flops     params, MACs and attention sparsity of a config:
             srlab flops [overrides ...] [input=<width>x<height>]   (default input=64x64)
-  table     a paper table, the paper's values beside ours (srlab table --help)
+  table     a paper table, the paper's values beside ours (srlab table --help); srlab table run NAME
+            launches its rows × seeds; srlab table NAME --plan says what is done / running / missing
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
   upscale   super-resolve image files, folders or globs with an srlab run or an official checkpoint:
             srlab upscale INPUT [INPUT ...] -w WEIGHTS [-o DIR] (srlab upscale --help)
@@ -58,8 +59,13 @@ def check(argv: list[str]) -> int:
     multirun = any(a in ("-m", "--multirun") for a in argv)
     jobs = [overrides]
     if multirun:
-        hydra_cfg = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True).hydra
-        jobs, notes = sweeper_jobs(hydra_cfg.sweeper, overrides)
+        composed = compose_config(fixed_overrides(overrides), check=False, return_hydra_config=True)
+        if composed.hydra.sweeper._target_.endswith(".TableSweeper"):  # a table's rows × seeds
+            from srlab.tables.sweeper import sweeper_of
+
+            jobs, notes = sweeper_of(composed).jobs(overrides), []
+        else:
+            jobs, notes = sweeper_jobs(composed.hydra.sweeper, overrides)
         print("\n".join(notes), end="\n" if notes else "")
     errors = check_jobs(jobs, compose_job, files_and_data="--config-only" not in argv)
     if errors:

@@ -11,6 +11,11 @@ gradients flow back along the chain) and indices pass to the next layer of the c
 
 With K^l = N everywhere only the first layer of each chain is dense attention: later layers still multiply
 by their predecessor's weights, as in PFT.
+
+``sparse_qk=False`` (``attn.sparse_qk=false``) is PFT's ablation row "progressive Hadamard inheritance without
+sparse skipping": every layer computes the dense QKᵀ (+ bias) and then takes the inherited entries, so the
+similarity cost is N per query as in dense attention. The weights are PFA's up to rounding (the softmax's
+normaliser cancels in the renormalised Hadamard product), so the row isolates what skipping saves.
 """
 
 from __future__ import annotations
@@ -34,7 +39,25 @@ def chains(ctx: AttentionContext) -> dict[str, list[Any]]:
 
 @register("pfa")
 class ProgressiveFocusedAttention(WindowAttention):
-    """PFA: sparse QKᵀ at inherited indices, Hadamard with inherited weights, top-K^l, sparse A·V."""
+    """PFA: sparse QKᵀ at inherited indices, Hadamard with inherited weights, top-K^l, sparse A·V.
+
+    Args (beyond :class:`WindowAttention`'s): sparse_qk: compute similarities only at the inherited indices
+        (PFA, default); False computes the dense QKᵀ and takes the inherited entries (no sparse skipping).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        *,
+        qkv_bias: bool = True,
+        rpb: str = "per_head",
+        lepe_kernel: int | None = None,
+        sparse_qk: bool = True,
+    ) -> None:
+        super().__init__(dim, num_heads, window_size, qkv_bias=qkv_bias, rpb=rpb, lepe_kernel=lepe_kernel)
+        self.sparse_qk = sparse_qk
 
     def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, ctx: AttentionContext
@@ -45,6 +68,8 @@ class ProgressiveFocusedAttention(WindowAttention):
         values, indices = chain["values"][slot], chain["indices"][slot]
         if indices is None:
             logits = add_shift_mask(q @ k.transpose(-2, -1) + bias, ctx.mask)
+        elif not self.sparse_qk:  # dense similarities, then the inherited entries (no shift mask, as PFA)
+            logits = (q @ k.transpose(-2, -1) + bias).gather(-1, indices)
         else:
             width = indices.shape[-1]
             logits = smm_qk(
@@ -52,7 +77,7 @@ class ProgressiveFocusedAttention(WindowAttention):
             )
             logits = logits.view(b_, nh, n, width) + bias.expand(b_, nh, n, n).gather(-1, indices)
         attn = torch.softmax(logits, dim=-1)
-        similarities = attn.shape[-1]
+        similarities = attn.shape[-1] if self.sparse_qk else n
         if values is not None:
             attn = attn * values
             attn = (attn + EPS) / (attn.sum(-1, keepdim=True) + EPS)

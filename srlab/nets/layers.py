@@ -67,16 +67,20 @@ class ConvFFN(nn.Module):
 
 
 class CAB(nn.Module):
-    """HAT's channel attention block: conv3×3 (C→C//β) → GELU → conv3×3 (→C) → channel attention."""
+    """HAT's channel attention block: conv3×3 (C→C//β) → GELU → conv3×3 (→C) → channel attention.
 
-    def __init__(self, dim: int, compress_ratio: int, squeeze_factor: int) -> None:
+    ``squeeze_factor=None`` leaves the channel attention out (HAT's "CA in CAB" ablation); the layout of the
+    parameters is the same either way (an identity in its place).
+    """
+
+    def __init__(self, dim: int, compress_ratio: int, squeeze_factor: int | None) -> None:
         super().__init__()
         mid = dim // compress_ratio
         self.cab = nn.Sequential(
             nn.Conv2d(dim, mid, 3, padding=1),
             nn.GELU(),
             nn.Conv2d(mid, dim, 3, padding=1),
-            ChannelAttention(dim, squeeze_factor),
+            ChannelAttention(dim, squeeze_factor) if squeeze_factor is not None else nn.Identity(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -77,7 +77,7 @@ class WindowLayer(nn.Module):
         ffn_kernel: int,
         ca_weight: float,
         compress_ratio: int,
-        squeeze_factor: int,
+        squeeze_factor: int | None,
         drop_path: float,
     ) -> None:
         super().__init__()
@@ -127,7 +127,8 @@ class WindowSR(nn.Module):
         keep: K^l per layer (global index), None = N everywhere.
         mlp_ratio, ffn (``mlp``/``convffn``/registered), ffn_kernel: FFN.
         lepe: PFT's LePE on v (kernel ``ffn_kernel``). rpb: ``per_head`` / ``shared``.
-        ca_weight: α of HAT's CAB (0 = off); compress_ratio, squeeze_factor: CAB widths.
+        ca_weight: α of HAT's CAB (0 = off); compress_ratio (β), squeeze_factor: CAB widths
+            (squeeze_factor None: CAB without its channel attention).
         overlap: γ of HAT's OCAB (None = off).
         upsampler: ``pixelshuffle`` (num_feat) or ``pixelshuffledirect``.
         pad_mode: how inputs are padded to a window multiple (``reflect`` HAT, ``symmetric`` PFT).
@@ -150,7 +151,7 @@ class WindowSR(nn.Module):
         qkv_bias: bool = True,
         ca_weight: float = 0.0,
         compress_ratio: int = 3,
-        squeeze_factor: int = 30,
+        squeeze_factor: int | None = 30,
         overlap: float | None = None,
         upsampler: str = "pixelshuffle",
         num_feat: int = 64,

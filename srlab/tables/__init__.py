@@ -1,11 +1,12 @@
-"""Paper tables as code: a spec (``experiments/<table>.yaml``) + run summaries → Markdown / LaTeX / CSV / W&B.
+"""Paper tables as code: one spec (``experiments/<table>.yaml``) + run summaries → Markdown / LaTeX / CSV / JSON / W&B.
 
-``load_spec`` reads a spec, ``collect_runs`` / ``wandb_runs`` gather finished jobs, ``build_table`` matches
-them to the spec's rows (params and MACs come from the spec itself, so they are there before any training),
-and ``render`` writes the result.
+``load_spec`` reads a spec (rows, seeds, reference row), :mod:`srlab.tables.sweeper` launches its rows × seeds,
+``collect_runs`` / ``wandb_runs`` gather finished jobs (one per run key), ``build_results`` matches them to the
+rows and computes the statistics (:mod:`srlab.tables.stats`), ``build_table`` formats the cells (params and
+MACs come from the spec itself, so they are there before any training), and ``render`` writes the result.
 """
 
-from srlab.tables.build import Table, build_table, row_costs
+from srlab.tables.build import Table, TableResult, build_results, build_table, format_table, row_costs
 from srlab.tables.collect import Run, collect_runs, wandb_runs
 from srlab.tables.render import render
 from srlab.tables.spec import EXPERIMENTS_DIR, Row, TableSpec, load_spec
@@ -15,9 +16,12 @@ __all__ = [
     "Row",
     "Run",
     "Table",
+    "TableResult",
     "TableSpec",
+    "build_results",
     "build_table",
     "collect_runs",
+    "format_table",
     "load_spec",
     "render",
     "row_costs",

@@ -1,19 +1,26 @@
-"""Match runs to a spec's rows and assemble the table cells: paper value, ours, difference (ours − paper)."""
+"""Match runs to a spec's rows × seeds and compute the table: per-seed values, mean ± CI, paired Δ, efficiency.
+
+:func:`build_results` gives the numbers (:class:`TableResult`, also the ``--format json`` object);
+:func:`build_table` formats them as string cells for Markdown / LaTeX / CSV (:class:`Table`).
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from srlab.tables import stats
 from srlab.tables.collect import Run
 from srlab.tables.spec import Row, TableSpec
 
-NO_RUN, NO_PAPER, STAND_IN, SEVERAL = "—", "n/a", "‡", "*"
+NO_RUN, NO_PAPER, STAND_IN, SEVERAL, INCLUDES_ZERO, REF = "—", "n/a", "‡", "*", "°", "ref"
 DIGITS = {"psnr_y": 2, "ssim_y": 4, "bicubic_psnr_y": 2, "bicubic_ssim_y": 4}
 METRIC_NAMES = {
     "psnr_y": "PSNR-Y (dB)",
@@ -36,12 +43,68 @@ class Table:
 
 @dataclass(frozen=True)
 class RowCost:
-    """A row's composed config, network spec, parameter count and MACs (from the spec, not from a run)."""
+    """A row's composed config, network spec, params, MACs and similarity MACs (from the spec, not a run)."""
 
     config: DictConfig
     model_spec: dict[str, Any]
     params: int
     macs: int
+    similarity_macs: int
+
+
+@dataclass
+class RowResult:
+    """One row: its runs (one per seed), per set and metric the statistics, and its efficiency figures."""
+
+    row: Row
+    cost: RowCost
+    runs: list[Run]
+    several: bool  # some seed had several different runs (the newest is used)
+    sets: dict[str, dict[str, dict[str, Any]]]
+    stand_in: dict[str, str]  # spec set → the protocol's stand-in set the values come from
+    efficiency: dict[str, Any]
+
+
+@dataclass
+class TableResult:
+    """The whole table as numbers; :meth:`to_json` is the pinned ``srlab table --format json`` object."""
+
+    spec: TableSpec
+    source: str
+    rows: list[RowResult]
+    kendall_tau: dict[str, dict[str, float | None]]
+
+    @property
+    def missing(self) -> list[str]:
+        """Labels of the rows without any run."""
+        return [r.row.label for r in self.rows if not r.runs]
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices the efficiency figures were measured on."""
+        return sorted({d for r in self.rows for d in r.efficiency.get("devices", [])})
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"table", "rows": [{"label", "overrides", "runs", "sets", "efficiency", …}], …}`` (see docs/tables.md)."""
+        rows = []
+        for r in self.rows:
+            eff = {k: v for k, v in r.efficiency.items() if k != "devices"}
+            rows.append({
+                "label": r.row.label,
+                "overrides": list(r.row.overrides),
+                "runs": [run.where for run in r.runs],
+                "seeds": [run.seed for run in r.runs],
+                "protocol": sorted({run.protocol for run in r.runs}),
+                "sets": r.sets,
+                "efficiency": eff,
+                "paper": {"params": r.row.paper_params, "macs": r.row.paper_macs},
+                "provenance": [{"run_dir": run.where, "run_key": run.run_key, "seed": run.seed,
+                                "reused_from": run.reused_from, "git": run.git.get("commit")} for run in r.runs],
+            })  # fmt: skip
+        return {"table": self.spec.name, "title": self.spec.title, "reference": self.spec.reference,
+                "source": self.source, "devices": self.devices, "kendall_tau": self.kendall_tau,
+                "bootstrap": {"resamples": stats.RESAMPLES, "seed": stats.BOOTSTRAP_SEED, "level": stats.LEVEL},
+                "rows": rows}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -50,27 +113,35 @@ def _plain(value: Any) -> Any:
 
 
 @cache
-def _cost(spec_json: str, size: tuple[int, int], exclude_padding: bool) -> tuple[int, int]:
+def _cost(spec_json: str, size: tuple[int, int], exclude_padding: bool) -> tuple[int, int, int]:
     from srlab.nets import build_net, count_params, net_macs
+    from srlab.nets.macs import profile
 
     net_spec = json.loads(spec_json)
     with torch.device("meta"):
         params = count_params(build_net(net_spec))
-    return params, net_macs(net_spec, size, exclude_padding=exclude_padding)
+    similarity = profile(lambda: build_net(net_spec), size).similarity_macs
+    if exclude_padding and similarity:  # the real pixels' share, as net_macs counts
+        m = int(net_spec.get("window_size") or 1)
+        h, w = size
+        similarity = round(similarity * h * w / ((-(-h // m) * m) * (-(-w // m) * m)))
+    return params, net_macs(net_spec, size, exclude_padding=exclude_padding), similarity
 
 
-def row_costs(spec: TableSpec) -> list[RowCost]:
-    """Compose every row (``experiment=<table>`` + its overrides) and count its params and MACs."""
+def row_costs(spec: TableSpec, overrides: list[str] | None = None) -> list[RowCost]:
+    """Compose every row (``experiment=<table>`` + ``overrides`` + its overrides) and count its cost."""
     from srlab.config.compose import compose_config, model_spec
 
     costs = []
     for row in spec.rows:
         base = [f"experiment={spec.experiment}"] if spec.experiment else []
-        cfg = compose_config([*base, *row.overrides])
+        cfg = compose_config([*base, *(overrides or []), *row.overrides])
         net_spec = _plain(model_spec(cfg))
         size = row.macs_input or spec.macs_input
-        params, macs = _cost(json.dumps(net_spec, sort_keys=True), size, spec.macs_exclude_padding)
-        costs.append(RowCost(cfg, net_spec, params, macs))
+        params, macs, similarity = _cost(
+            json.dumps(net_spec, sort_keys=True), size, spec.macs_exclude_padding
+        )
+        costs.append(RowCost(cfg, net_spec, params, macs, similarity))
     return costs
 
 
@@ -109,6 +180,153 @@ def matches(run: Run, run_spec: dict[str, Any] | None, row: Row, cost: RowCost) 
     return True
 
 
+def _per_seed(found: list[Run]) -> tuple[list[Run], bool]:
+    """One run per seed (the newest when several different runs have it), in seed order; flag if so."""
+    by_seed: dict[Any, list[Run]] = {}
+    for run in found:
+        by_seed.setdefault(run.seed, []).append(run)
+    several = any(len(v) > 1 for v in by_seed.values())
+    chosen = [max(v, key=lambda r: r.order) for v in by_seed.values()]
+    return sorted(chosen, key=lambda r: (r.seed is None, r.seed if r.seed is not None else 0)), several
+
+
+def _set_of(run: Run, set_name: str) -> str | None:
+    """The set the run has for ``set_name``: itself, or its protocol's stand-in set; None if neither."""
+    if set_name in run.metrics:
+        return set_name
+    stand_in = (run.config.get("protocol") or {}).get("stand_in_set")
+    return stand_in if stand_in in run.metrics else None
+
+
+def _grid(
+    runs: list[Run], seeds: list[Any], set_name: str, metric: str, images: list[str] | None
+) -> np.ndarray:
+    """(seeds × images) values of ``metric``, or (seeds × 1) set means when ``images`` is None."""
+    by_seed = {r.seed: r for r in runs}
+    if images is None:
+        return np.array([[by_seed[s].set_means(set_name)[metric]] for s in seeds], dtype=float)
+    return np.array([[by_seed[s].per_image(set_name)[i][metric] for i in images] for s in seeds], dtype=float)
+
+
+def _common_images(runs: list[Run], set_name: str, metric: str) -> list[str] | None:
+    """Images every run scored ``metric`` on (sorted), or None when some run has no per-image values."""
+    common: set[str] | None = None
+    for run in runs:
+        images = {i for i, v in run.per_image(set_name).items() if metric in v}
+        if not images:
+            return None
+        common = images if common is None else common & images
+    return sorted(common) if common else None
+
+
+def _delta(
+    runs: list[Run], ref_runs: list[Run], set_name: str, metric: str
+) -> tuple[stats.Estimate | None, str]:
+    """Paired Δ (row − reference) over the seeds both rows have and the images both scored; its pairing unit."""
+    has = [r for r in runs if metric in r.set_means(set_name)]
+    ref = [r for r in ref_runs if metric in r.set_means(set_name)]
+    seeds = sorted({r.seed for r in has} & {r.seed for r in ref}, key=str)
+    if not seeds:
+        return None, "no common seed"
+    mine, theirs = [r for r in has if r.seed in seeds], [r for r in ref if r.seed in seeds]
+    images = _common_images(mine + theirs, set_name, metric)
+    grid = _grid(mine, seeds, set_name, metric, images), _grid(theirs, seeds, set_name, metric, images)
+    unit = f"{len(seeds)} seeds × {len(images)} images" if images else f"{len(seeds)} seeds (set means)"
+    return stats.paired_delta(*grid), unit
+
+
+def _efficiency(runs: list[Run], cost: RowCost) -> dict[str, Any]:
+    """Params / MACs / similarity MACs from the spec; latency and memory: median over the row's runs."""
+
+    def median(key: str, sub: str | None = None) -> float | None:
+        values = []
+        for run in runs:
+            value = (run.efficiency or {}).get(key)
+            value = value.get(sub) if isinstance(value, dict) and sub else value
+            if isinstance(value, (int, float)):
+                values.append(float(value))
+        return statistics.median(values) if values else None
+
+    devices = sorted({str(run.efficiency["device"]) for run in runs if (run.efficiency or {}).get("device")})
+    inputs = sorted(
+        {json.dumps(run.efficiency.get("input")) for run in runs if (run.efficiency or {}).get("input")}
+    )
+    return {"params": cost.params, "macs": cost.macs, "similarity_macs": cost.similarity_macs,
+            "latency_ms": median("latency_ms", "median"), "latency_iqr_ms": median("latency_ms", "iqr"),
+            "peak_mem_mb": median("peak_mem_mb"), "train_step_ms": median("train_step_ms"),
+            "train_peak_mem_mb": median("train_peak_mem_mb"), "device": ", ".join(devices) or None,
+            "input": json.loads(inputs[0]) if len(inputs) == 1 else [json.loads(i) for i in inputs] or None,
+            "devices": devices}  # fmt: skip
+
+
+def build_results(
+    spec: TableSpec,
+    runs: list[Run],
+    source: str,
+    protocol: str | None = None,
+    overrides: list[str] | None = None,
+) -> TableResult:
+    """Every row's runs (one per seed), mean ± CI, paired Δ to the reference row, efficiency, agreement with the paper.
+
+    ``protocol`` keeps only runs of that protocol; ``overrides`` are the launch's extra overrides (they can
+    change a row's network spec, e.g. ``window=16``).
+    """
+    costs = row_costs(spec, overrides)
+    if protocol is not None:
+        runs = [r for r in runs if r.protocol == protocol]
+    specs = [_run_spec(r) for r in runs]
+    chosen = []
+    for row, cost in zip(spec.rows, costs, strict=True):
+        found = sorted(
+            (r for r, rs in zip(runs, specs, strict=True) if matches(r, rs, row, cost)), key=lambda r: r.order
+        )
+        chosen.append(_per_seed(found))
+    ref_runs = chosen[spec.reference_index][0]
+    ref_paper = spec.rows[spec.reference_index].paper_metrics
+    results = []
+    for row, cost, (row_runs, several) in zip(spec.rows, costs, chosen, strict=True):
+        sets: dict[str, dict[str, dict[str, Any]]] = {}
+        stand_in: dict[str, str] = {}
+        for s in spec.sets:
+            measured = {_set_of(r, s) for r in row_runs} - {None}
+            used = s if not measured else sorted(measured)[0]  # one protocol per row is the normal case
+            if used != s:
+                stand_in[s] = used
+            sets[s] = {}
+            for m in spec.metrics:
+                per_seed = [r.set_means(used)[m] for r in row_runs if m in r.set_means(used)]
+                est = stats.mean_ci(per_seed) if per_seed else None
+                is_ref = row.label == spec.reference
+                delta, unit = (
+                    (None, "reference row") if is_ref or not per_seed else _delta(row_runs, ref_runs, used, m)
+                )
+                paper = row.paper_metrics.get(s, {}).get(m)
+                ref_value = ref_paper.get(s, {}).get(m)
+                paper_delta = None if is_ref or paper is None or ref_value is None else paper - ref_value
+                sets[s][m] = {
+                    "per_seed": per_seed, "mean": est.value if est else None,
+                    "ci95": [est.lo, est.hi] if est and est.lo is not None else None, "n": len(per_seed),
+                    "delta": delta.value if delta else None,
+                    "delta_ci95": [delta.lo, delta.hi] if delta and delta.lo is not None else None,
+                    "delta_includes_zero": delta.includes_zero if delta else None, "delta_pairs": unit,
+                    "paper": paper, "paper_delta": paper_delta,
+                    "sign_agrees": stats.sign_agrees(delta.value if delta else None, paper_delta),
+                    "stand_in": used if used != s else None,
+                }  # fmt: skip
+        results.append(RowResult(row, cost, row_runs, several, sets, stand_in, _efficiency(row_runs, cost)))
+    tau = {
+        s: {
+            m: stats.kendall_tau(
+                [r.sets[s][m]["mean"] if s not in r.stand_in else None for r in results],
+                [r.row.paper_metrics.get(s, {}).get(m) for r in results],
+            )
+            for m in spec.metrics
+        }
+        for s in spec.sets
+    }
+    return TableResult(spec, source, results, tau)
+
+
 def _fmt_count(value: float | None, kind: str) -> str:
     if value is None:
         return NO_PAPER
@@ -116,6 +334,8 @@ def _fmt_count(value: float | None, kind: str) -> str:
         return f"{value / 1e6:#.3g}M" if value >= 1e6 else f"{value / 1e3:.0f}K"
     if value >= 1e12:
         return f"{value / 1e12:.2f}T"
+    if value == 0:
+        return "0"
     return f"{value / 1e9:.1f}G" if value >= 1e10 else f"{value / 1e9:.3f}G"
 
 
@@ -125,78 +345,128 @@ def _fmt(metric: str, value: float | None, missing: str, signed: bool = False) -
     return f"{value:{'+' if signed else ''}.{DIGITS.get(metric, 4)}f}"
 
 
-def _run_values(run: Run, set_name: str) -> tuple[dict[str, float], bool]:
-    """The run's metrics on ``set_name``, or on its protocol's stand-in set (second value True)."""
-    if set_name in run.metrics:
-        return run.metrics[set_name], False
-    stand_in = (run.config.get("protocol") or {}).get("stand_in_set")
-    if stand_in in run.metrics:
-        return run.metrics[stand_in], True
-    return {}, False
+def _ours(metric: str, cell: dict[str, Any]) -> str:
+    """``mean ± half-width`` of the t-interval (symmetric), or the mean alone for one seed."""
+    if cell["mean"] is None:
+        return NO_RUN
+    if cell["ci95"] is None:
+        return _fmt(metric, cell["mean"], NO_RUN)
+    return f"{_fmt(metric, cell['mean'], NO_RUN)} ± {_fmt(metric, cell['ci95'][1] - cell['mean'], NO_RUN)}"
 
 
-def build_table(spec: TableSpec, runs: list[Run], source: str, protocol: str | None = None) -> Table:
-    """The spec's rows in order with paper / ours / Δ per set; ``protocol`` keeps only runs of that protocol."""
-    costs = row_costs(spec)
-    if protocol is not None:
-        runs = [r for r in runs if r.protocol == protocol]
-    specs = [_run_spec(r) for r in runs]
-    columns = ["Row", "Protocol", "Params (paper / ours)", "MACs (paper / ours)"]
+def _delta_cell(metric: str, cell: dict[str, Any]) -> str:
+    """``+Δ [lo, hi]``, marked when the CI includes 0; ``+Δ`` alone without a CI."""
+    if cell["delta"] is None:
+        return NO_RUN
+    text = _fmt(metric, cell["delta"], NO_RUN, signed=True)
+    if cell["delta_ci95"] is not None:
+        lo, hi = (_fmt(metric, v, NO_RUN, signed=True) for v in cell["delta_ci95"])
+        text += f" [{lo}, {hi}]" + (INCLUDES_ZERO if cell["delta_includes_zero"] else "")
+    return text
+
+
+def _fmt_ms(value: float | None) -> str:
+    return NO_RUN if value is None else (f"{value:.1f}" if value >= 10 else f"{value:.2f}")
+
+
+def build_table(
+    spec: TableSpec,
+    runs: list[Run],
+    source: str,
+    protocol: str | None = None,
+    overrides: list[str] | None = None,
+) -> Table:
+    """The spec's rows in order: paper, ours (mean ± CI over n seeds), Δ to the reference row, efficiency."""
+    return format_table(build_results(spec, runs, source, protocol, overrides))
+
+
+def format_table(result: TableResult) -> Table:
+    """String cells of :class:`TableResult` for Markdown / LaTeX / CSV."""
+    spec = result.spec
+    columns = ["Row", "Protocol", "n", "Params (paper / ours)", "MACs (paper / ours)", "Sim. MACs",
+               "Latency (ms)", "Peak mem (MB)"]  # fmt: skip
     for s in spec.sets:
-        columns += [f"{s} paper", f"{s} ours", f"{s} Δ"]
+        columns += [f"{s} paper", f"{s} ours", f"{s} Δ vs ref"]
     rows, used, flags = [], {}, set()
-    for row, cost in zip(spec.rows, costs, strict=True):
-        found = sorted(
-            (r for r, rs in zip(runs, specs, strict=True) if matches(r, rs, row, cost)), key=lambda r: r.order
-        )
-        run = found[-1] if found else None
-        label = row.label + (f" {SEVERAL}" if len(found) > 1 else "")
-        flags |= {SEVERAL} if len(found) > 1 else set()
-        cells = [label, run.protocol if run else NO_RUN,
-                 f"{_fmt_count(row.paper_params, 'params')} / {_fmt_count(cost.params, 'params')}",
-                 f"{_fmt_count(row.paper_macs, 'macs')} / {_fmt_count(cost.macs, 'macs')}"]  # fmt: skip
-        if run:
+    for r in result.rows:
+        eff = r.efficiency
+        protocols = sorted({run.protocol for run in r.runs})
+        for run in r.runs:
             used[run.protocol] = (run.config.get("protocol") or {}).get("description", "")
+        cells = [r.row.label + (f" {SEVERAL}" if r.several else ""), ", ".join(protocols) or NO_RUN,
+                 str(len(r.runs)) if r.runs else NO_RUN,
+                 f"{_fmt_count(r.row.paper_params, 'params')} / {_fmt_count(eff['params'], 'params')}",
+                 f"{_fmt_count(r.row.paper_macs, 'macs')} / {_fmt_count(eff['macs'], 'macs')}",
+                 _fmt_count(eff["similarity_macs"], "macs") if eff["similarity_macs"] else NO_PAPER,
+                 _fmt_ms(eff["latency_ms"]), NO_RUN if eff["peak_mem_mb"] is None else f"{eff['peak_mem_mb']:.0f}"]  # fmt: skip
+        flags |= {SEVERAL} if r.several else set()
+        is_ref = r.row.label == spec.reference
         for s in spec.sets:
-            paper = row.paper_metrics.get(s, {})
-            ours, stand_in = _run_values(run, s) if run else ({}, False)
-            cells.append(" / ".join(_fmt(m, paper.get(m), NO_PAPER) for m in spec.metrics))
-            cells.append(
-                " / ".join(_fmt(m, ours.get(m), NO_RUN) for m in spec.metrics)
-                + (f" {STAND_IN}" if stand_in else "")
+            metric_cells = r.sets[s]
+            cells.append(" / ".join(_fmt(m, metric_cells[m]["paper"], NO_PAPER) for m in spec.metrics))
+            mark = f" {STAND_IN}" if s in r.stand_in else ""
+            cells.append(" / ".join(_ours(m, metric_cells[m]) for m in spec.metrics) + mark)
+            cells.append(REF if is_ref else " / ".join(_delta_cell(m, metric_cells[m]) for m in spec.metrics))
+            flags |= {STAND_IN} if mark else set()
+            flags |= (
+                {INCLUDES_ZERO}
+                if any(metric_cells[m]["delta_includes_zero"] for m in spec.metrics)
+                else set()
             )
-            if not run or not ours:
-                cells.append(NO_RUN)
-            elif stand_in:
-                cells.append(STAND_IN)
-            else:
-                deltas = [
-                    None if paper.get(m) is None or ours.get(m) is None else ours[m] - paper[m]
-                    for m in spec.metrics
-                ]
-                cells.append(
-                    " / ".join(
-                        _fmt(m, d, NO_PAPER, signed=True) for m, d in zip(spec.metrics, deltas, strict=True)
-                    )
-                )
-            flags |= {STAND_IN} if stand_in else set()
-        flags |= {NO_RUN} if run is None or NO_RUN in " ".join(cells[4:]) else set()
+        flags |= {NO_RUN} if NO_RUN in " ".join(cells[1:]) else set()
         flags |= {NO_PAPER} if NO_PAPER in " ".join(cells) else set()
         rows.append(cells)
-    return Table(spec.title, columns, rows, _notes(spec, source, used, flags), sorted(used))
+    return Table(spec.title, columns, rows, _notes(result, used, flags), sorted(used))
 
 
-def _notes(spec: TableSpec, source: str, used: dict[str, str], flags: set[str]) -> list[str]:
+def _agreement_notes(result: TableResult) -> list[str]:
+    """Kendall τ of our means vs the paper's, and how many rows' Δ has the paper's sign, per set and metric."""
+    notes = []
+    for s, by_metric in result.kendall_tau.items():
+        for m, tau in by_metric.items():
+            signs = [r.sets[s][m]["sign_agrees"] for r in result.rows]
+            known = [(r.row.label, a) for r, a in zip(result.rows, signs, strict=True) if a is not None]
+            if tau is None and not known:
+                continue
+            text = f"Agreement with the paper, {s} {METRIC_NAMES.get(m, m)}: Kendall τ = "
+            text += "n/a (fewer than 2 rows with both)" if tau is None else f"{tau:+.2f}"
+            if known:
+                wrong = [label for label, a in known if not a]
+                unsure = [r.row.label for r in result.rows if r.sets[s][m]["sign_agrees"] is not None
+                          and r.sets[s][m]["delta_includes_zero"]]  # fmt: skip
+                text += f"; our Δ has the paper's sign in {len(known) - len(wrong)} of {len(known)} rows"
+                text += f" (not: {', '.join(wrong)})" if wrong else ""
+                text += (
+                    f" ({INCLUDES_ZERO} CI includes 0, sign not established: {', '.join(unsure)})"
+                    if unsure
+                    else ""
+                )
+            notes.append(text + ".")
+    return notes
+
+
+def _notes(result: TableResult, used: dict[str, str], flags: set[str]) -> list[str]:
+    spec, source = result.spec, result.source
     h, w = spec.macs_input
+    devices = result.devices
+    inputs = sorted(
+        {json.dumps(r.efficiency["input"]) for r in result.rows if r.efficiency["input"] is not None}
+    )
     notes = [
         f"Paper: {spec.paper}" + (f" ({spec.source})" if spec.source else "") + ".",
-        "Metrics per set: "
-        + " / ".join(METRIC_NAMES.get(m, m) for m in spec.metrics)
-        + "; Δ = ours − paper.",
-        f"MACs: {spec.macs_convention}, LR {w}×{h}"
-        + (", padding excluded" if spec.macs_exclude_padding else "")
-        + "; ours are counted from the spec (srlab.nets), with or without a run.",
-    ]
+        "Metrics per set: " + " / ".join(METRIC_NAMES.get(m, m) for m in spec.metrics)
+        + f"; ours = mean ± 95% CI (Student t over the n seeds' set means; no CI for n = 1); "
+        f"Δ vs ref = ours − reference row ({spec.reference}), paired over the same seeds and test images, "
+        f"[95% CI] from a paired bootstrap ({stats.RESAMPLES} resamples of images and seeds, fixed seed; "
+        "srlab.tables.stats).",
+        f"MACs: {spec.macs_convention}, LR {w}×{h}" + (", padding excluded" if spec.macs_exclude_padding else "")
+        + "; ours (and similarity MACs, the QKᵀ products attention computes) are counted from the spec "
+        "(srlab.nets), with or without a run.",
+        "Latency (median ms of the EMA network's forward) and peak memory of that forward: "
+        + (f"measured on {', '.join(devices)}" if devices else "not measured by these runs")
+        + (f" at input {', '.join(inputs)}" if inputs else "")
+        + "; median over the row's runs.",
+    ]  # fmt: skip
     notes += [f"Protocol {name}: {desc}." for name, desc in sorted(used.items())] or [
         f"No runs found in {source}."
     ]
@@ -204,8 +474,9 @@ def _notes(spec: TableSpec, source: str, used: dict[str, str], flags: set[str]) 
         NO_RUN: f"{NO_RUN}: no finished run in {source} matches this row (or it lacks the value).",
         NO_PAPER: f"{NO_PAPER}: the paper's value is not available (not found in the sources, docs/papers.md).",
         STAND_IN: f"{STAND_IN}: measured on the protocol's stand-in set (the sample photos), not on the paper's set; "
-        "not comparable, so no difference is given.",
-        SEVERAL: f"{SEVERAL}: several runs match this row; the newest is shown.",
+        "not comparable with the paper's value.",
+        SEVERAL: f"{SEVERAL}: several different runs match a seed of this row; the newest is used.",
+        INCLUDES_ZERO: f"{INCLUDES_ZERO}: the CI of Δ includes 0: these runs do not tell the sign of the difference.",
     }
     notes += [text for flag, text in explain.items() if flag in flags]
-    return notes + list(spec.notes)
+    return notes + _agreement_notes(result) + list(spec.notes)

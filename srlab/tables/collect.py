@@ -1,44 +1,83 @@
-"""Finished jobs as :class:`Run`: from ``summary.json`` files under a folder, or from the W&B public API."""
+"""Finished jobs as :class:`Run`: from ``summary.json`` files (:mod:`srlab.results`) or from the W&B public API.
+
+A folder may hold several summaries of one run key: a job that reused a finished run writes a copy with
+``reused_from`` set. :func:`collect_runs` keeps one run per run key (the original when it is there), so a
+reused run is never counted twice.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from srlab.results import RunSummary, read_summary
 
 
 @dataclass(frozen=True)
 class Run:
-    """What a table needs of one job: where it is, its config and choices, model spec and test metrics."""
+    """What a table needs of one job: where it is, its config and choices, model spec, test metrics, cost."""
 
     where: str
     choices: dict[str, Any]
     config: dict[str, Any]
     model_spec: dict[str, Any] | None
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, Any]]
     order: float  # newer runs sort later (file mtime or W&B creation time)
+    run_key: str | None = None
+    reused_from: str | None = None
+    efficiency: dict[str, Any] | None = None
+    steps_per_s: float | None = None
+    git: dict[str, Any] = field(default_factory=dict)
 
     @property
     def protocol(self) -> str:
         """The protocol's name (``paper`` / ``proxy`` / ``smoke``), or ``none`` for runs without one."""
         return str((self.config.get("protocol") or {}).get("name", "none"))
 
+    @property
+    def seed(self) -> int | None:
+        """The job's seed (``config.seed``)."""
+        return self.config.get("seed")
+
+    def set_means(self, set_name: str) -> dict[str, float]:
+        """The set's mean metrics, without the per-image values."""
+        return {k: v for k, v in self.metrics.get(set_name, {}).items() if k != "per_image"}
+
+    def per_image(self, set_name: str) -> dict[str, dict[str, float]]:
+        """``{image: {metric: value}}`` on the set; empty when the job did not record them (or W&B runs)."""
+        return dict(self.metrics.get(set_name, {}).get("per_image") or {})
+
+
+def from_summary(summary: RunSummary, order: float, where: str | None = None) -> Run:
+    """A :class:`Run` from a :class:`~srlab.results.RunSummary` found in ``where`` (default: its ``run_dir``)."""
+    return Run(where or summary.run_dir, summary.choices or {}, summary.config or {}, summary.model_spec,
+               summary.metrics or {}, order, summary.run_key, summary.reused_from, summary.efficiency,
+               summary.steps_per_s, summary.git or {})  # fmt: skip
+
+
+def one_per_key(runs: list[Run]) -> list[Run]:
+    """One run per run key: the original (``reused_from`` unset) first, else the oldest; keyless runs all stay."""
+    best: dict[str, Run] = {}
+    for run in sorted(runs, key=lambda r: (r.reused_from is not None, r.order)):
+        if run.run_key is None:
+            best[f"path:{run.where}"] = run
+        else:
+            best.setdefault(run.run_key, run)
+    return sorted(best.values(), key=lambda r: r.order)
+
 
 def collect_runs(folder: str | Path) -> list[Run]:
-    """Every ``summary.json`` below ``folder`` (any depth); unreadable files are an error naming the file."""
+    """Every ``summary.json`` below ``folder`` (any depth), one run per run key; a bad file is an error naming it.
+
+    A run's ``where`` is the folder its summary is in now (run dirs may have moved since the job wrote them).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"--runs {folder}: not a folder")
-    runs = []
-    for path in sorted(folder.rglob("summary.json")):
-        try:
-            s = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
-        runs.append(Run(str(path.parent), s.get("choices") or {}, s.get("config") or {}, s.get("model_spec"),
-                        s.get("metrics") or {}, path.stat().st_mtime))  # fmt: skip
-    return runs
+    runs = [from_summary(read_summary(path), path.stat().st_mtime, str(path.parent))
+            for path in sorted(folder.rglob("summary.json"))]  # fmt: skip
+    return one_per_key(runs)
 
 
 def _metrics_from_wandb(summary: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -68,9 +107,10 @@ def wandb_runs(path: str, group: str) -> list[Run]:
     runs = []
     for r in found:
         config = {k: v for k, v in dict(r.config).items() if not k.startswith("_")}
-        runs.append(Run(r.url, config.pop("choices", {}) or {}, config, None,
-                        _metrics_from_wandb(dict(r.summary)), _timestamp(r)))  # fmt: skip
-    return runs
+        summary = dict(r.summary)
+        runs.append(Run(r.url, config.pop("choices", {}) or {}, config, None, _metrics_from_wandb(summary),
+                        _timestamp(r), summary.get("run_key"), summary.get("reused_from")))  # fmt: skip
+    return one_per_key(runs)
 
 
 def _timestamp(run: Any) -> float:

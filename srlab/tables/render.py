@@ -10,7 +10,8 @@ from srlab.tables.build import Table
 LATEX_CHARS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                "Δ": r"$\Delta$", "α": r"$\alpha$", "γ": r"$\gamma$", "×": r"$\times$", "−": r"$-$",
-               "—": "---", "‡": r"\ddag{}", "✓": r"\checkmark{}", "✗": r"$\times$", "²": r"$^2$"}  # fmt: skip
+               "—": "---", "‡": r"\ddag{}", "✓": r"\checkmark{}", "✗": r"$\times$", "²": r"$^2$",
+               "±": r"$\pm$", "°": r"$^\circ$", "τ": r"$\tau$", "ᵀ": r"$^\top$", "β": r"$\beta$"}  # fmt: skip
 
 
 def latex_escape(text: str) -> str:

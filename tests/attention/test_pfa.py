@@ -94,6 +94,21 @@ def test_attend_matches_a_dense_masked_oracle(keeps):
     assert set(probe.sparsity) == set(range(len(keeps)))
 
 
+@pytest.mark.parametrize("keeps", [[16, 16, 8, 8, 4, 4, 4, 4], [4, 4, 16, 16, 2, 2], [3, 3, 1, 1]])
+def test_dense_qk_variant_is_the_same_pfa_at_dense_similarity_cost(keeps):
+    """``sparse_qk=False`` (PFT's "Hadamard inheritance without sparse skipping") equals the oracle too."""
+    layers = [_qkvb(seed) for seed in range(len(keeps))]
+    m = attention.build("pfa", dim=HEADS * D, num_heads=HEADS, window_size=WS, sparse_qk=False)
+    state, probe = {}, AttentionProbe()
+    got = [
+        m.attend(*lqkvb, _ctx(i, keep, state, probe))
+        for i, (lqkvb, keep) in enumerate(zip(layers, keeps, strict=True))
+    ]
+    for layer, (g, e) in enumerate(zip(got, _oracle(layers, keeps), strict=True)):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12, msg=f"layer {layer}")
+    assert all(probe.sparsity[i]["similarities"] == N for i in range(len(keeps)))  # dense QKᵀ everywhere
+
+
 def test_report_record_and_kept_values_are_not_renormalised():
     layers = [_qkvb(seed) for seed in range(6)]
     rec = _Keep()
@@ -250,6 +265,8 @@ def test_pfa_counts_fewer_macs_than_topk_and_dense_at_the_same_window():
     pfa_saving = topk_saving + nw * N * c * 2 * (N - 4)  # similarities of layers 4 and 5 at K = 4
     assert macs["dense"] - macs["topk"] == topk_saving
     assert macs["dense"] - macs["pfa"] == pfa_saving
+    no_skipping = net_macs({**spec, "attn": {"name": "pfa", "sparse_qk": False}}, (16, 16))
+    assert no_skipping == macs["topk"]  # dense similarities, aggregation at the kept keys only
 
 
 @pytest.mark.parametrize("name", ["pfa", "topk"])

@@ -1,4 +1,4 @@
-"""The table builder on fixture summaries: golden Markdown / LaTeX / CSV, partial grids, missing values."""
+"""The table builder on fixture summaries: golden Markdown / LaTeX / CSV, JSON, seeds, paired Δ, one run per key."""
 
 from __future__ import annotations
 
@@ -6,47 +6,68 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from srlab.cli import main
 from srlab.config.compose import compose_config, model_spec
-from srlab.tables import build_table, collect_runs, load_spec, render
-from srlab.tables.build import NO_PAPER, NO_RUN, STAND_IN
+from srlab.results import RunSummary, write_summary
+from srlab.tables import build_results, build_table, collect_runs, load_spec, render
+from srlab.tables.build import INCLUDES_ZERO, NO_PAPER, NO_RUN, REF, STAND_IN
+from srlab.tables.stats import mean_ci, paired_delta
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tables"
 SPEC = FIXTURES / "tiny_table.yaml"
+IMAGES = ["a", "b", "c"]
+EFFICIENCY = {"latency_ms": {"median": 12.5, "iqr": 0.4}, "peak_mem_mb": 80.0, "train_step_ms": 150.0,
+              "train_peak_mem_mb": 300.0, "device": "cpu", "input": [64, 64]}  # fmt: skip
 
 
-def write_run(folder: Path, overrides: list[str], metrics: dict, protocol: dict, mtime: float) -> None:
-    """A summary.json as srlab.train writes it (the fields the builder reads)."""
-    cfg = compose_config(overrides)
+def write_run(folder: Path, overrides: list[str], seed: int, metrics: dict, protocol: dict, mtime: float,
+              key: str | None = None, **extra) -> None:  # fmt: skip
+    """A summary.json as the job writes it (srlab.results.RunSummary), with the fields the tables read."""
+    cfg = compose_config([*overrides, f"seed={seed}"])
     choices = {"attn": cfg.attn.name, "keep": cfg.keep.policy, "model": cfg.model.name}
-    config = {"window": cfg.window, "scale": cfg.scale, "protocol": protocol}
+    config = {"window": cfg.window, "scale": cfg.scale, "seed": seed, "protocol": protocol,
+              "model": {"name": cfg.model.name}, "trainer": {"max_steps": int(cfg.trainer.max_steps)}}  # fmt: skip
     folder.mkdir(parents=True)
-    path = folder / "summary.json"
-    path.write_text(
-        json.dumps({"choices": choices, "config": config, "model_spec": model_spec(cfg), "metrics": metrics})
+    summary = RunSummary(
+        str(folder), "train", choices, config, model_spec(cfg), 1, 1, metrics, run_key=key, **extra
     )
-    os.utime(path, (mtime, mtime))
+    write_summary(folder / "summary.json", summary)
+    os.utime(folder / "summary.json", (mtime, mtime))
+
+
+def per_image(psnr: list[float], ssim: list[float]) -> dict:
+    return {"psnr_y": float(np.mean(psnr)), "ssim_y": float(np.mean(ssim)),
+            "per_image": {i: {"psnr_y": p, "ssim_y": s} for i, p, s in zip(IMAGES, psnr, ssim, strict=True)}}  # fmt: skip
 
 
 PROXY = {"name": "proxy", "description": "a short schedule"}
 PAPER = {"name": "paper", "description": "the paper's schedule"}
+# reference row (M = 4), two seeds, three images; M = 8 is +0.10 dB on every image up to ±0.01
+REF_PSNR = {0: [30.0, 25.0, 35.0], 1: [30.2, 25.1, 35.3]}
+ROW_PSNR = {0: [30.11, 25.09, 35.10], 1: [30.30, 25.21, 35.39]}
+REF_SSIM = {0: [0.90, 0.80, 0.95], 1: [0.901, 0.799, 0.951]}
+ROW_SSIM = {0: [0.90, 0.801, 0.95], 1: [0.90, 0.80, 0.95]}
 
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    write_run(
-        root / "0",
-        ["window=4"],
-        {"Set5": {"psnr_y": 30.25, "ssim_y": 0.9012}, "Urban100": {"psnr_y": 24.5}},
-        PROXY,
-        1.0,
-    )
-    write_run(root / "1", ["window=8"], {"Set5": {"psnr_y": 30.4, "ssim_y": 0.905}}, PAPER, 2.0)
-    write_run(
-        root / "2", ["window=8"], {"Set5": {"psnr_y": 30.45, "ssim_y": 0.9075}}, PAPER, 3.0
-    )  # newer duplicate
+    for seed in (0, 1):
+        metrics = {
+            "Set5": per_image(REF_PSNR[seed], REF_SSIM[seed]),
+            "Urban100": {"psnr_y": 24.5 + 0.1 * seed},
+        }
+        write_run(root / f"m4_{seed}", ["window=4"], seed, metrics, PROXY, 1.0 + seed, f"k4{seed}",
+                  efficiency=EFFICIENCY, steps_per_s=5.0)  # fmt: skip
+        metrics = {"Set5": per_image(ROW_PSNR[seed], ROW_SSIM[seed])}
+        write_run(root / f"m8_{seed}", ["window=8"], seed, metrics, PROXY, 3.0 + seed, f"k8{seed}",
+                  efficiency=EFFICIENCY | {"latency_ms": {"median": 14.0, "iqr": 0.5}})  # fmt: skip
+    # a later job that reused k80: a copy of its summary, counted once
+    write_run(root / "reuse" / "m8_0", ["window=8"], 0, {"Set5": per_image([0.0] * 3, [0.0] * 3)}, PROXY, 9.0,
+              "k80", reused_from=str(root / "m8_0"))  # fmt: skip
     return root
 
 
@@ -59,35 +80,119 @@ def test_golden_output(runs_dir: Path, fmt: str):
     assert render(table, fmt) == golden.read_text()
 
 
-def test_rows_match_by_spec_and_overrides_and_newest_wins(runs_dir: Path):
-    table = build_table(load_spec(SPEC), collect_runs(runs_dir), "fixture runs")
-    m4, m8, topk = table.rows
-    assert m4[1] == "proxy" and m4[5] == "30.25 / 0.9012" and m4[6] == "+0.25 / +0.0012"
-    assert m4[8] == "24.50 / —" and m4[9] == f"-0.50 / {NO_PAPER}"  # paper SSIM missing, our SSIM missing
-    assert m8[0].endswith("*") and m8[5] == "30.45 / 0.9075"  # two runs: the newer one
-    assert topk[1] == NO_RUN and topk[4] == f"{NO_PAPER} / {NO_PAPER}" and topk[5] == f"{NO_RUN} / {NO_RUN}"
-    assert table.protocols == ["paper", "proxy"]
+def test_each_run_key_counts_once_and_seeds_make_the_cells(runs_dir: Path):
+    runs = collect_runs(runs_dir)
+    assert sorted(r.run_key for r in runs) == ["k40", "k41", "k80", "k81"]
+    assert all(r.reused_from is None for r in runs)  # the original, not the reusing copy
+    m4, m8, topk = build_table(load_spec(SPEC), runs, "fixture runs").rows
+    assert m4[1:3] == ["proxy", "2"] and m4[10] == REF and m8[10].startswith("+0.10 [")
+    lo = mean_ci([np.mean(REF_PSNR[0]), np.mean(REF_PSNR[1])]).lo
+    assert m4[9].startswith(f"30.10 ± {30.1 - lo:.2f} / ")
+    assert topk[1] == NO_RUN and topk[2] == NO_RUN and topk[9] == f"{NO_RUN} / {NO_RUN}"
+    assert (
+        m8[11] == f"{NO_PAPER} / {NO_PAPER}" and m8[12] == f"{NO_RUN} / {NO_RUN}"
+    )  # no Urban100 runs for M = 8
+    assert m4[6:8] == ["12.5", "80"] and m8[6] == "14.0"
+
+
+def test_json_has_per_seed_values_ci_paired_delta_and_efficiency(
+    runs_dir: Path, capsys: pytest.CaptureFixture[str]
+):
+    assert main(["table", str(SPEC), "--runs", str(runs_dir), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["table"] == "tiny_table" and out["reference"] == "M = 4"
+    m4, m8, topk = out["rows"]
+    assert m4["label"] == "M = 4" and m4["overrides"] == ["window=4"] and len(m4["runs"]) == 2
+    cell = m4["sets"]["Set5"]["psnr_y"]
+    means = [float(np.mean(REF_PSNR[s])) for s in (0, 1)]
+    est = mean_ci(means)
+    assert (
+        cell["per_seed"] == pytest.approx(means)
+        and cell["n"] == 2
+        and cell["mean"] == pytest.approx(est.value)
+    )
+    assert (
+        cell["ci95"] == pytest.approx([est.lo, est.hi])
+        and cell["delta"] is None
+        and cell["delta_ci95"] is None
+    )
+    cell = m8["sets"]["Set5"]["psnr_y"]
+    want = paired_delta(np.array([ROW_PSNR[0], ROW_PSNR[1]]), np.array([REF_PSNR[0], REF_PSNR[1]]))
+    assert cell["delta"] == pytest.approx(want.value) and cell["delta_ci95"] == pytest.approx(
+        [want.lo, want.hi]
+    )
+    assert (
+        want.lo > 0 and cell["delta_includes_zero"] is False and cell["delta_pairs"] == "2 seeds × 3 images"
+    )
+    ssim = m8["sets"]["Set5"]["ssim_y"]
+    assert ssim["delta_includes_zero"] is True  # SSIM: ± noise around 0
+    assert m4["sets"]["Urban100"]["psnr_y"]["per_seed"] == pytest.approx([24.5, 24.6])
+    for row, latency in ((m4, 12.5), (m8, 14.0)):
+        eff = row["efficiency"]
+        assert eff["latency_ms"] == latency and eff["peak_mem_mb"] == 80.0 and eff["device"] == "cpu"
+        assert eff["params"] > 0 and eff["macs"] > 0 and eff["similarity_macs"] > 0
+    assert topk["runs"] == [] and topk["sets"]["Set5"]["psnr_y"]["mean"] is None
+    assert out["kendall_tau"]["Set5"]["psnr_y"] is not None  # M = 4 and M = 8 have paper Set5 PSNR
+
+
+def test_the_paper_sign_and_kendall_tau_are_reported(runs_dir: Path):
+    result = build_results(load_spec(SPEC), collect_runs(runs_dir), "fixture runs")
+    cell = result.rows[1].sets["Set5"]["psnr_y"]
+    assert cell["paper_delta"] == pytest.approx(0.5) and cell["sign_agrees"] is True  # paper 30.50 − 30.00
+    assert result.kendall_tau["Set5"]["psnr_y"] == pytest.approx(1.0)
+    assert any("Kendall τ = +1.00" in n and "sign in 1 of 1 rows" in n for n in format_notes(result))
+
+
+def format_notes(result) -> list[str]:
+    from srlab.tables.build import format_table
+
+    return format_table(result).notes
+
+
+def test_a_seed_with_two_different_runs_uses_the_newest_and_says_so(tmp_path: Path):
+    write_run(tmp_path / "0", ["window=4"], 0, {"Set5": {"psnr_y": 30.0, "ssim_y": 0.9}}, PAPER, 1.0, "old")
+    write_run(tmp_path / "1", ["window=4"], 0, {"Set5": {"psnr_y": 30.5, "ssim_y": 0.9}}, PAPER, 2.0, "new")
+    row = build_table(load_spec(SPEC), collect_runs(tmp_path), "here").rows[0]
+    assert row[0] == "M = 4 *" and row[2] == "1" and row[9] == "30.50 / 0.9000"
 
 
 def test_protocol_filter_gives_a_partial_grid(runs_dir: Path):
     table = build_table(load_spec(SPEC), collect_runs(runs_dir), "fixture runs", protocol="paper")
-    assert [row[1] for row in table.rows] == [NO_RUN, "paper", NO_RUN]
+    assert [row[1] for row in table.rows] == [NO_RUN, NO_RUN, NO_RUN]
     assert any(note.startswith(f"{NO_RUN}:") for note in table.notes)
 
 
 def test_params_and_macs_are_there_without_runs():
     table = build_table(load_spec(SPEC), [], "nowhere")
     assert all(
-        row[2].split(" / ")[1].endswith("K") and row[3].split(" / ")[1].endswith("G") for row in table.rows
+        row[3].split(" / ")[1].endswith("K") and row[4].split(" / ")[1].endswith("G") for row in table.rows
     )
-    assert table.rows[0][2].startswith("100K / ") and "No runs found in nowhere." in table.notes
+    assert table.rows[0][3].startswith("100K / ") and "No runs found in nowhere." in table.notes
 
 
-def test_stand_in_set_is_marked_and_not_differenced(tmp_path: Path):
+def test_stand_in_set_is_marked_and_compared_only_between_rows(tmp_path: Path):
     smoke = {"name": "smoke", "description": "samples", "stand_in_set": "samples"}
-    write_run(tmp_path / "0", ["window=4"], {"samples": {"psnr_y": 28.0, "ssim_y": 0.85}}, smoke, 1.0)
-    row = build_table(load_spec(SPEC), collect_runs(tmp_path), "here").rows[0]
-    assert row[5] == f"28.00 / 0.8500 {STAND_IN}" and row[6] == STAND_IN
+    for seed in (0, 1):
+        write_run(tmp_path / f"4_{seed}", ["window=4"], seed, {"samples": {"psnr_y": 28.0 + seed, "ssim_y": 0.85}},
+                  smoke, 1.0, f"a{seed}")  # fmt: skip
+        write_run(tmp_path / f"8_{seed}", ["window=8"], seed, {"samples": {"psnr_y": 28.2 + seed, "ssim_y": 0.85}},
+                  smoke, 1.0, f"b{seed}")  # fmt: skip
+    result = build_results(load_spec(SPEC), collect_runs(tmp_path), "here")
+    row = format_table(result).rows[1]
+    assert row[9].endswith(STAND_IN) and row[10].startswith("+0.20")  # Δ between rows on the same photos
+    assert result.rows[1].sets["Set5"]["psnr_y"]["stand_in"] == "samples"
+    assert result.kendall_tau["Set5"]["psnr_y"] is None  # not comparable with the paper's values
+    assert INCLUDES_ZERO not in row[10].split(" / ")[0]
+
+
+def test_strict_fails_on_a_missing_row_and_says_when_there_are_no_runs(
+    runs_dir: Path, tmp_path: Path, capsys
+):
+    assert main(["table", str(SPEC), "--runs", str(runs_dir), "--strict"]) == 1
+    assert "no run for 'M = 8, top-k'" in capsys.readouterr().err
+    assert main(["table", str(SPEC), "--runs", str(tmp_path), "--strict"]) == 1
+    assert "no runs at all in" in capsys.readouterr().err
+    assert main(["table", str(SPEC), "--runs", str(runs_dir)]) == 0
 
 
 def test_unknown_table_and_bad_format_are_named():
@@ -95,3 +200,9 @@ def test_unknown_table_and_bad_format_are_named():
         load_spec("no_such_table")
     with pytest.raises(ValueError, match="--format pdf"):
         render(build_table(load_spec(SPEC), [], "x"), "pdf")
+
+
+def format_table(result):
+    from srlab.tables.build import format_table as fmt
+
+    return fmt(result)
