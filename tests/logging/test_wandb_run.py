@@ -80,3 +80,13 @@ def test_extras_come_from_the_srlab_node_and_stay_out_of_wandb_logger():
     assert wandb_extras(None) is None
     with pytest.raises(ValueError, match=r"logger.wandb.srlab: unknown keys \['focus'\]"):
         wandb_extras({"srlab": {"focus": True}})
+
+
+def test_the_same_run_holds_the_per_image_test_table(pfa_job: tuple[Path, OfflineRun]):
+    job, run = pfa_job
+    assert run.media_keys("table") == ["test/per_image"]
+    (table,) = (run.path / "files" / "media" / "table" / "test").glob("per_image_*.table.json")
+    rows = json.loads(table.read_text())["data"]
+    per_image = json.loads((job / "summary.json").read_text())["metrics"]["samples"]["per_image"]
+    assert sorted(row[0] for row in rows) == sorted(per_image)
+    assert all(row[2] == pytest.approx(per_image[row[0]]["psnr_y"]) for row in rows)
