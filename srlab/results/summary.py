@@ -28,8 +28,28 @@ SCHEMA_VERSION = 2
 _REQUIRED = ("run_dir", "mode", "choices", "config", "model_spec", "params", "macs", "metrics")
 
 
+class RunMetrics:
+    """Read access to a run's seed and metrics (``config`` and ``metrics`` attributes), for every run record."""
+
+    config: dict[str, Any]
+    metrics: dict[str, dict[str, Any]]
+
+    @property
+    def seed(self) -> int | None:
+        """The job's seed (``config.seed``)."""
+        return self.config.get("seed")
+
+    def set_means(self, set_name: str) -> dict[str, float]:
+        """The set's mean metrics (``psnr_y``, ``ssim_y``, ``bicubic_*``), without the per-image values."""
+        return {k: v for k, v in self.metrics.get(set_name, {}).items() if k != "per_image"}
+
+    def per_image(self, set_name: str) -> dict[str, dict[str, float]]:
+        """``{image name: {"psnr_y", "ssim_y", …}}`` of the set; empty when the job did not record them."""
+        return dict(self.metrics.get(set_name, {}).get("per_image") or {})
+
+
 @dataclass
-class RunSummary:
+class RunSummary(RunMetrics):
     """The record of one finished job (see the module docstring for every field)."""
 
     run_dir: str
@@ -73,19 +93,6 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written as ``summary.json``."""
         return asdict(self)
-
-    @property
-    def seed(self) -> int | None:
-        """The job's seed (``config.seed``)."""
-        return self.config.get("seed")
-
-    def set_means(self, set_name: str) -> dict[str, float]:
-        """The set's mean metrics (``psnr_y``, ``ssim_y``, ``bicubic_*``), without the per-image values."""
-        return {k: v for k, v in self.metrics.get(set_name, {}).items() if k != "per_image"}
-
-    def per_image(self, set_name: str) -> dict[str, dict[str, float]]:
-        """``{image name: {"psnr_y", "ssim_y", …}}`` of the set; empty when the job did not record them."""
-        return dict(self.metrics.get(set_name, {}).get("per_image") or {})
 
 
 def read_summary(path: str | os.PathLike[str]) -> RunSummary:

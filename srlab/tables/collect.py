@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from srlab.results import RunSummary, read_summary
+from srlab.results.summary import RunMetrics
 
 
 @dataclass(frozen=True)
-class Run:
+class Run(RunMetrics):
     """What a table needs of one job: where it is, its config and choices, model spec, test metrics, cost."""
 
     where: str
@@ -34,19 +35,6 @@ class Run:
     def protocol(self) -> str:
         """The protocol's name (``paper`` / ``proxy`` / ``smoke``), or ``none`` for runs without one."""
         return str((self.config.get("protocol") or {}).get("name", "none"))
-
-    @property
-    def seed(self) -> int | None:
-        """The job's seed (``config.seed``)."""
-        return self.config.get("seed")
-
-    def set_means(self, set_name: str) -> dict[str, float]:
-        """The set's mean metrics, without the per-image values."""
-        return {k: v for k, v in self.metrics.get(set_name, {}).items() if k != "per_image"}
-
-    def per_image(self, set_name: str) -> dict[str, dict[str, float]]:
-        """``{image: {metric: value}}`` on the set; empty when the job did not record them (or W&B runs)."""
-        return dict(self.metrics.get(set_name, {}).get("per_image") or {})
 
 
 def from_summary(summary: RunSummary, order: float, where: str | None = None) -> Run:
