@@ -1,4 +1,4 @@
-"""Paper tables as code: one spec (``experiments/<table>.yaml``) + run summaries → Markdown / LaTeX / CSV / JSON / W&B.
+"""Paper tables as code: one spec (``experiments/tables/<table>.yaml``) + run summaries → Markdown / LaTeX / CSV / JSON / W&B.
 
 ``load_spec`` reads a spec (rows, seeds, reference row), :mod:`srlab.tables.sweeper` launches its rows × seeds,
 ``collect_runs`` / ``wandb_runs`` gather finished jobs (one per run key), ``build_results`` matches them to the

@@ -22,7 +22,7 @@ from srlab.tables.collect import collect_runs, wandb_runs
 from srlab.tables.render import FORMATS, render
 from srlab.tables.spec import EXPERIMENTS_DIR, TableSpec, load_spec
 
-ROOT = EXPERIMENTS_DIR.parent
+ROOT = EXPERIMENTS_DIR.parents[1]
 
 
 def _rows(text: str | None, spec: TableSpec) -> list[str | int] | None:
@@ -41,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="srlab table run" if launch else "srlab table", description=f"tables: {known}"
     )
-    parser.add_argument("table", help="name of experiments/<table>.yaml, or a path to a spec")
+    parser.add_argument("table", help="name of experiments/tables/<table>.yaml, or a path to a spec")
     parser.add_argument("--rows", help="rows to launch/plan: labels or 0-based positions, comma-separated")
     parser.add_argument("--seeds", type=int, help="seeds 0 … N−1 instead of the spec's seeds")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides shared by every job (protocol=proxy …)")

@@ -1,4 +1,4 @@
-"""Table specs: ``experiments/<table>.yaml``, the one file that defines a table and its grid.
+"""Table specs: ``experiments/tables/<table>.yaml``, the one file that defines a table and its grid.
 
 A spec names the Hydra experiment with the table's fixed settings (preset, scale, recipe, protocol), the rows
 (each a set of overrides, with the paper's values where a source gives them), the seeds (a list, or a count
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "experiments" / "tables"
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _row(raw: dict[str, Any], sets: tuple[str, ...], where: str) -> Row:
 
 
 def load_spec(name_or_path: str | Path) -> TableSpec:
-    """Read ``experiments/<name>.yaml`` (or a path); ValueError names the file and the missing key."""
+    """Read ``experiments/tables/<name>.yaml`` (or a path); ValueError names the file and the missing key."""
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = EXPERIMENTS_DIR / f"{name_or_path}.yaml"

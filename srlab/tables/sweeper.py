@@ -4,7 +4,7 @@ A table's rows are heterogeneous override sets (``[model=hat_s, scale=2]``, ``[o
 not a cartesian product, so the basic sweeper cannot express them without writing the grid a second time.
 :class:`hydra_plugins.srlab_tables.table_sweeper.TableSweeper` (``hydra/sweeper=table``, picked by every
 ``conf/experiment/<table>.yaml``; Hydra loads sweepers from the ``hydra_plugins`` package only) reads the grid
-from ``experiments/<table>.yaml`` instead: ``python run.py -m experiment=<table>`` launches every row ×
+from ``experiments/tables/<table>.yaml`` instead: ``python run.py -m experiment=<table>`` launches every row ×
 seed, and ``srlab table run <table> --rows … --seeds N`` the chosen ones. Command-line overrides are the base
 every job shares and must not sweep.
 """

@@ -17,7 +17,7 @@ TABLES = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 
 
 def _grid_from_the_file(name: str) -> list[list[str]]:
-    """Rows × seeds read straight from experiments/<name>.yaml (rows marked ``separate`` are their own command)."""
+    """Rows × seeds read straight from experiments/tables/<name>.yaml (rows marked ``separate`` are their own command)."""
     raw = yaml.safe_load((EXPERIMENTS_DIR / f"{name}.yaml").read_text())
     seeds = raw.get("seeds", 1)
     seeds = list(range(seeds)) if isinstance(seeds, int) else seeds
@@ -30,7 +30,7 @@ def test_every_table_has_its_hydra_experiment_without_a_second_grid():
         conf = yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text())
         assert conf["group"] == name and conf["task_name"] == name
         assert conf["hydra"]["sweeper"] == {"table": name}, (
-            f"{name}: the grid belongs in experiments/{name}.yaml"
+            f"{name}: the grid belongs in experiments/tables/{name}.yaml"
         )
 
 
