@@ -302,7 +302,9 @@ def test_runs_tolerate_documented_inputs_and_failed_runs_corrupt_nothing(tmp_pat
     assert re.search(r"ignoring 1 non-image file\(s\) in .*: README\.txt", log) and ".DS_Store" not in log
     assert re.search(rf"skipping 1 image\(s\) smaller than the LR patch {PATCH} .*dot\.png", log)
     metrics = json.loads((run_dir / "summary.json").read_text())["metrics"]["bad"]
-    assert all(math.isfinite(v) for v in metrics.values()) and metrics["psnr_y"] > 0
+    means = {k: v for k, v in metrics.items() if k != "per_image"}
+    assert all(math.isfinite(v) for v in means.values()) and metrics["psnr_y"] > 0
+    assert all(math.isfinite(v) for image in metrics["per_image"].values() for v in image.values())
     before = _fingerprint(run_dir)
     assert "last.ckpt" in before
 
