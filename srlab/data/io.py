@@ -62,17 +62,22 @@ def _low_byte_rawmode(rawmode: object) -> str | None:
     return None
 
 
+def _is_wide_png(img: Image.Image, tile: list) -> bool:
+    """A 16-bit RGB(A) PNG, whose low bytes Pillow drops when it decodes it (``tile`` read before loading)."""
+    return (
+        img.format == "PNG"
+        and img.mode in ("RGB", "RGBA")
+        and len(tile) == 1
+        and _low_byte_rawmode(tile[0][3]) is not None
+    )
+
+
 def _decode(path: Path) -> np.ndarray:
     """Decode ``path`` into an array of Pillow's native mode, strictly (no truncation padding)."""
     with Image.open(path) as img:
         img.seek(0)
         tile = list(getattr(img, "tile", []) or [])
-        wide_png = (
-            img.format == "PNG"
-            and img.mode in ("RGB", "RGBA")
-            and len(tile) == 1
-            and _low_byte_rawmode(tile[0][3]) is not None
-        )
+        wide_png = _is_wide_png(img, tile)
         img.load()
         if not wide_png:
             return _to_rgb(img)
@@ -189,12 +194,7 @@ def _decode_full(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     with Image.open(path) as img:
         img.seek(0)
         tile = list(getattr(img, "tile", []) or [])
-        wide_png = (
-            img.format == "PNG"
-            and img.mode in ("RGB", "RGBA")
-            and len(tile) == 1
-            and _low_byte_rawmode(tile[0][3]) is not None
-        )
+        wide_png = _is_wide_png(img, tile)
         img.load()
         if not wide_png:
             if img.mode.startswith("I;16") or img.mode == "I":
