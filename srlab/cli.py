@@ -28,7 +28,8 @@ commands:
   runs      a Markdown table of the runs (summary.json files) below a folder: srlab runs DIR
   upscale   super-resolve image files, folders or globs with an srlab run or an official checkpoint:
             srlab upscale INPUT [INPUT ...] -w WEIGHTS [-o DIR] (srlab upscale --help)
-  lam       Local Attribution Map and diffusion index of networks for one SR box (srlab lam --help)
+  lam       Local Attribution Map and diffusion index of networks for one SR box (srlab lam --help);
+            srlab lam record DIR: the DI of finished runs (their test sets' probes) into their summary.json
 """
 
 
@@ -147,7 +148,11 @@ def upscale(argv: list[str]) -> int:
 
 
 def lam(argv: list[str]) -> int:
-    """``srlab lam``: LAM picture and DI (:mod:`srlab.analysis.cli`)."""
+    """``srlab lam``: LAM picture and DI (:mod:`srlab.analysis.cli`); ``srlab lam record DIR``: DI into run summaries."""
+    if argv and argv[0] == "record":
+        from srlab.analysis.record import lam_record_cli
+
+        return lam_record_cli(argv[1:])
     from srlab.analysis.cli import lam_cli
 
     return lam_cli(argv)

@@ -19,10 +19,10 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 import srlab_kernels
-from srlab.analysis.probes import lam_of_test_sets
 from srlab.config import validate
 from srlab.config.compose import model_spec
 from srlab.config.preflight import check_missing_values, check_resources
+from srlab.job.attribution import measure_lam
 from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
@@ -97,7 +97,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if main:
             # LAM diffusion index on the test sets' probes (lam.enabled; srlab.analysis, docs/analysis.md)
             test_sets = dict(zip(datamodule.test_names, datamodule.test_sets, strict=True))
-            summary.lam = lam_of_test_sets(OmegaConf.to_container(cfg.lam), module.net, test_sets, cfg.scale)
+            summary.lam = measure_lam(cfg, module.net, test_sets, loggers)
             write_summary(output_dir / "summary.json", summary)
             write_per_image(cfg, output_dir, module.per_image, loggers)
             extras = wandb_extras((cfg.get("logger") or {}).get("wandb"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from srlab.analysis import DEFAULT_PROBES, lam_probes
-from srlab.data.imresize import imresize
+from srlab.data.datasets import bicubic_lr
 from srlab.data.samples import load_sample
 
 PLAINUSR = {"plainusr_u": "PlainUSRU", "plainusr_t": "PlainUSRT", "plainusr_s": "PlainUSRS",
@@ -26,13 +26,9 @@ WEIGHTS = Path(__file__).resolve().parents[2] / "../shared/weights/plainusr"
 
 
 def lr_images(names: set[str], scale: int) -> dict[str, torch.Tensor]:
-    """The sample photos' LR, as the test sets make it."""
-    out = {}
-    for name in names:
-        x = torch.from_numpy(load_sample(name)).permute(2, 0, 1).double() / 255
-        h, w = (s - s % scale for s in x.shape[-2:])
-        out[name] = imresize(x[:, :h, :w], 1 / scale).clamp(0, 1).float()
-    return out
+    """The sample photos' LR, as the test sets make it (:func:`srlab.data.datasets.bicubic_lr`, 8-bit)."""
+    return {name: torch.from_numpy(bicubic_lr(load_sample(name), scale)).permute(2, 0, 1).float() / 255
+            for name in names}  # fmt: skip
 
 
 def networks(part: str, scale: int, weights: Path, attns: list[str]) -> dict[str, torch.nn.Module]:

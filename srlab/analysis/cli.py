@@ -87,14 +87,12 @@ def _read(image: str) -> tuple[np.ndarray, str]:
 
 
 def _lr_of(rgb: np.ndarray, scale: int, is_lr: bool) -> torch.Tensor:
-    """The LR input (3, h, w) in [0, 1]: the image itself (``--lr``) or its mod-cropped bicubic downscale."""
-    from srlab.data.imresize import imresize
+    """The LR input (3, h, w) in [0, 1]: the image itself (``--lr``) or the test sets' LR of it
+    (:func:`srlab.data.datasets.bicubic_lr`: MATLAB bicubic of the mod-cropped HR, 8-bit)."""
+    from srlab.data.datasets import bicubic_lr
 
-    x = torch.from_numpy(rgb).permute(2, 0, 1).to(torch.float64) / 255
-    if is_lr:
-        return x.float()
-    h, w = (s - s % scale for s in x.shape[-2:])
-    return imresize(x[:, :h, :w], 1 / scale).clamp(0, 1).float()
+    lr = rgb if is_lr else bicubic_lr(rgb, scale)
+    return torch.from_numpy(lr).permute(2, 0, 1).float() / 255
 
 
 def lam_cli(argv: list[str]) -> int:

@@ -26,6 +26,34 @@ def _rgb(image: torch.Tensor) -> np.ndarray:
     return image.detach().float().clamp(0, 1).permute(1, 2, 0).numpy()
 
 
+def _heat(result: LAMResult) -> np.ndarray:
+    """The map in the inferno colour map on the √ scale, (H, W, 3) in [0, 1]."""
+    from matplotlib import colormaps
+    from matplotlib.colors import PowerNorm
+
+    return colormaps["inferno"](PowerNorm(GAMMA, vmin=0, vmax=1)(result.map.float().numpy()))[..., :3]
+
+
+def _blend(lr: torch.Tensor, result: LAMResult) -> np.ndarray:
+    """LAM's overlay: the LR in gray (35%) under the heat map (65%), (H, W, 3) in [0, 1] at LR size."""
+    gray = _rgb(lr).mean(axis=2, keepdims=True).repeat(3, axis=2)
+    return 0.35 * gray + 0.65 * _heat(result)
+
+
+BOX_RGB = (0, 255, 0)
+"""The box's colour (lime), as in LAM's picture."""
+
+
+def lam_overlay(lr: torch.Tensor, result: LAMResult, h: int, w: int, window: int, scale: int) -> np.ndarray:
+    """The overlay as an image, (sH, sW, 3) uint8 at the SR's size with the box drawn: a test run's W&B panel."""
+    pyplot()  # matplotlib's colour maps (and a headless backend)
+    image = (_blend(lr, result) * 255).round().astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
+    bottom, right = min(h + window, image.shape[0]) - 1, min(w + window, image.shape[1]) - 1
+    image[h, w : right + 1] = image[bottom, w : right + 1] = BOX_RGB
+    image[h : bottom + 1, w] = image[h : bottom + 1, right] = BOX_RGB
+    return image
+
+
 def lam_figure(
     lr: torch.Tensor,
     results: Sequence[tuple[str, LAMResult]],
@@ -47,13 +75,11 @@ def lam_figure(
     height, width = lr.shape[-2] * scale, lr.shape[-1] * scale
     extent = (0, width, height, 0)
     image = _rgb(lr)
-    gray = image.mean(axis=2, keepdims=True).repeat(3, axis=2)
     cmap = plt.get_cmap("inferno")
     norm = PowerNorm(GAMMA, vmin=0, vmax=1)
     fig, axes = plt.subplots(len(results), 4, figsize=(13, 3.4 * len(results)), squeeze=False)
     margin = window
     for row, (label, result) in zip(axes, results, strict=True):
-        heat = cmap(norm(result.map.float().numpy()))[..., :3]
         row[0].imshow(image, extent=extent, interpolation="nearest")
         row[0].set_title(
             f"{label}\nLR, box {window}×{window} at ({h + origin[0]}, {w + origin[1]})", fontsize=9
@@ -62,7 +88,7 @@ def lam_figure(
             result.map.float().numpy(), extent=extent, cmap=cmap, norm=norm, interpolation="nearest"
         )
         row[1].set_title(f"LAM (√ scale), DI = {result.di:.2f}", fontsize=9)
-        row[2].imshow(0.35 * gray + 0.65 * heat, extent=extent, interpolation="nearest")
+        row[2].imshow(_blend(lr, result), extent=extent, interpolation="nearest")
         row[2].set_title("overlay", fontsize=9)
         top, left = max(h - margin, 0), max(w - margin, 0)
         sr = _rgb(result.sr)[top : h + window + margin, left : w + window + margin]

@@ -9,14 +9,17 @@ test set's own LR. The list for the sample photos is :data:`DEFAULT_PROBES` (``c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from srlab.analysis.lam import lam
+from srlab.analysis.lam import LAMResult, lam
+
+ProbeCallback = Callable[[str, torch.Tensor, LAMResult, int, int], None]
+"""Called per probe with its name (``set/image@h,w``), the LR crop, the result and the box's (h, w) in the crop."""
 
 __all__ = ["DEFAULT_PROBES", "Probe", "crop_for_box", "lam_of_test_sets", "lam_probes", "parse_probes"]
 
@@ -90,11 +93,13 @@ def lam_probes(
     kernel_size: int = 9,
     crop: int = 64,
     batch: int = 10,
+    on_probe: ProbeCallback | None = None,
 ) -> dict[str, Any]:
     """``{"di_mean", "per_probe": {"set/image@h,w": DI}}`` of ``net`` over the probes of the sets in ``images``.
 
     ``images[set][name]`` is the set's LR image (3, h, w) in [0, 1]. Sets without images are skipped; a
-    probe naming an image its set lacks, or a box outside the image, is an error.
+    probe naming an image its set lacks, or a box outside the image, is an error. ``on_probe`` sees each
+    probe's map (the W&B overlays of a test run use it).
     """
     per_probe: dict[str, float] = {}
     for set_name, set_images in images.items():
@@ -108,27 +113,39 @@ def lam_probes(
             top, left, height, width = crop_for_box(
                 tuple(lr.shape[-2:]), probe.h, probe.w, window, scale, crop
             )
+            lr_crop, bh, bw = (
+                lr[:, top : top + height, left : left + width],
+                probe.h - top * scale,
+                probe.w - left * scale,
+            )
             try:
-                result = lam(net, lr[:, top : top + height, left : left + width], probe.h - top * scale,
-                             probe.w - left * scale, window=window, sigma=sigma, fold=fold,
+                result = lam(net, lr_crop, bh, bw, window=window, sigma=sigma, fold=fold,
                              kernel_size=kernel_size, batch=batch)  # fmt: skip
             except ValueError as err:
                 raise ValueError(f"lam probe {set_name}/{probe.key}: {err}") from None
             per_probe[f"{set_name}/{probe.key}"] = result.di
+            if on_probe is not None:
+                on_probe(f"{set_name}/{probe.key}", lr_crop, result, bh, bw)
     if not per_probe:
         return {"di_mean": None, "per_probe": {}}
     return {"di_mean": sum(per_probe.values()) / len(per_probe), "per_probe": per_probe}
 
 
 def lam_of_test_sets(
-    options: Mapping[str, Any], net: nn.Module, sets: Mapping[str, Any], scale: int
+    options: Mapping[str, Any],
+    net: nn.Module,
+    sets: Mapping[str, Any],
+    scale: int,
+    on_probe: ProbeCallback | None = None,
+    force: bool = False,
 ) -> dict[str, Any] | None:
     """The summary's ``lam`` for a test run: the config's ``lam`` node on the test sets, None when disabled.
 
     ``sets`` maps a test set's name to its dataset (items ``{"lr", "name"}``, as
-    :class:`srlab.data.datasets.EvalImageDataset`); only the images that probes name are loaded.
+    :class:`srlab.data.datasets.EvalImageDataset`); only the images that probes name are loaded. ``force``
+    measures even when ``enabled`` is false (``srlab lam record`` on runs trained without it).
     """
-    if not options.get("enabled"):
+    if not (options.get("enabled") or force):
         return None
     probes = parse_probes(options.get("probes") or {})
     images: dict[str, dict[str, torch.Tensor]] = {}
@@ -137,4 +154,5 @@ def lam_of_test_sets(
         items = (dataset[i] for i in range(len(dataset)) if dataset.pairs[i].name in wanted)
         images[set_name] = {item["name"]: item["lr"] for item in items}
     keys = ("window", "fold", "sigma", "kernel_size", "crop", "batch")
-    return lam_probes(net, probes, images, scale=scale, **{k: options[k] for k in keys if k in options})
+    settings = {k: options[k] for k in keys if k in options}
+    return lam_probes(net, probes, images, scale=scale, on_probe=on_probe, **settings)

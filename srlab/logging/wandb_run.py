@@ -34,6 +34,7 @@ class WandbExtras:
     focus_queries: list[list[float]] = field(default_factory=lambda: [[0.5, 0.5]])
     focus_crop: int = 64
     per_image_table: bool = True
+    lam_overlays: bool = True
     run_artifact: bool = True
     log_model: bool = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -21,7 +22,7 @@ from srlab.tables.collect import Run
 from srlab.tables.spec import Row, TableSpec
 
 NO_RUN, NO_PAPER, STAND_IN, SEVERAL, INCLUDES_ZERO, REF = "—", "n/a", "‡", "*", "°", "ref"
-DIGITS = {"psnr_y": 2, "ssim_y": 4, "bicubic_psnr_y": 2, "bicubic_ssim_y": 4}
+DIGITS = {"psnr_y": 2, "ssim_y": 4, "bicubic_psnr_y": 2, "bicubic_ssim_y": 4, "di": 2}
 METRIC_NAMES = {
     "psnr_y": "PSNR-Y (dB)",
     "ssim_y": "SSIM-Y",
@@ -63,6 +64,7 @@ class RowResult:
     sets: dict[str, dict[str, dict[str, Any]]]
     stand_in: dict[str, str]  # spec set → the protocol's stand-in set the values come from
     efficiency: dict[str, Any]
+    lam: dict[str, Any] | None = None  # the DI cell (stat_cell of LAM_MEASURE) when the table asks for it
 
 
 @dataclass
@@ -73,6 +75,7 @@ class TableResult:
     source: str
     rows: list[RowResult]
     kendall_tau: dict[str, dict[str, float | None]]
+    lam: bool = False
 
     @property
     def missing(self) -> list[str]:
@@ -100,6 +103,7 @@ class TableResult:
                 "paper": {"params": r.row.paper_params, "macs": r.row.paper_macs},
                 "provenance": [{"run_dir": run.where, "run_key": run.run_key, "seed": run.seed,
                                 "reused_from": run.reused_from, "git": run.git.get("commit")} for run in r.runs],
+                **({"lam": {"di": r.lam}} if self.lam else {}),
             })  # fmt: skip
         return {"table": self.spec.name, "title": self.spec.title, "reference": self.spec.reference,
                 "source": self.source, "devices": self.devices, "kendall_tau": self.kendall_tau,
@@ -198,41 +202,77 @@ def _set_of(run: Run, set_name: str) -> str | None:
     return stand_in if stand_in in run.metrics else None
 
 
-def _grid(
-    runs: list[Run], seeds: list[Any], set_name: str, metric: str, images: list[str] | None
-) -> np.ndarray:
-    """(seeds × images) values of ``metric``, or (seeds × 1) set means when ``images`` is None."""
+@dataclass(frozen=True)
+class Measure:
+    """One quantity of a run: its per-seed value and its values per pairing unit (test images, LAM probes)."""
+
+    value: Callable[[Run], float | None]
+    units: Callable[[Run], dict[str, float]]
+    unit_name: str
+
+
+def metric_measure(set_name: str, metric: str) -> Measure:
+    """A test metric of a set: the set mean per seed, paired over the test images."""
+    return Measure(
+        lambda r: r.set_means(set_name).get(metric),
+        lambda r: {i: v[metric] for i, v in r.per_image(set_name).items() if metric in v},
+        "images",
+    )
+
+
+LAM_MEASURE = Measure(
+    lambda r: (r.lam or {}).get("di_mean"), lambda r: dict((r.lam or {}).get("per_probe") or {}), "probes"
+)
+"""LAM's diffusion index (``summary.json`` ``lam``): the mean DI per seed, paired over the probes."""
+
+
+def _grid(runs: list[Run], seeds: list[Any], measure: Measure, units: list[str] | None) -> np.ndarray:
+    """(seeds × units) values, or (seeds × 1) per-seed values when ``units`` is None."""
     by_seed = {r.seed: r for r in runs}
-    if images is None:
-        return np.array([[by_seed[s].set_means(set_name)[metric]] for s in seeds], dtype=float)
-    return np.array([[by_seed[s].per_image(set_name)[i][metric] for i in images] for s in seeds], dtype=float)
+    if units is None:
+        return np.array([[measure.value(by_seed[s])] for s in seeds], dtype=float)
+    return np.array([[measure.units(by_seed[s])[u] for u in units] for s in seeds], dtype=float)
 
 
-def _common_images(runs: list[Run], set_name: str, metric: str) -> list[str] | None:
-    """Images every run scored ``metric`` on (sorted), or None when some run has no per-image values."""
+def _common_units(runs: list[Run], measure: Measure) -> list[str] | None:
+    """Units every run has a value for (sorted), or None when some run has none."""
     common: set[str] | None = None
     for run in runs:
-        images = {i for i, v in run.per_image(set_name).items() if metric in v}
-        if not images:
+        units = set(measure.units(run))
+        if not units:
             return None
-        common = images if common is None else common & images
+        common = units if common is None else common & units
     return sorted(common) if common else None
 
 
-def _delta(
-    runs: list[Run], ref_runs: list[Run], set_name: str, metric: str
-) -> tuple[stats.Estimate | None, str]:
-    """Paired Δ (row − reference) over the seeds both rows have and the images both scored; its pairing unit."""
-    has = [r for r in runs if metric in r.set_means(set_name)]
-    ref = [r for r in ref_runs if metric in r.set_means(set_name)]
+def _delta(runs: list[Run], ref_runs: list[Run], measure: Measure) -> tuple[stats.Estimate | None, str]:
+    """Paired Δ (row − reference) over the seeds both rows have and the units both measured; its pairing unit."""
+    has = [r for r in runs if measure.value(r) is not None]
+    ref = [r for r in ref_runs if measure.value(r) is not None]
     seeds = sorted({r.seed for r in has} & {r.seed for r in ref}, key=str)
     if not seeds:
         return None, "no common seed"
     mine, theirs = [r for r in has if r.seed in seeds], [r for r in ref if r.seed in seeds]
-    images = _common_images(mine + theirs, set_name, metric)
-    grid = _grid(mine, seeds, set_name, metric, images), _grid(theirs, seeds, set_name, metric, images)
-    unit = f"{len(seeds)} seeds × {len(images)} images" if images else f"{len(seeds)} seeds (set means)"
+    units = _common_units(mine + theirs, measure)
+    grid = _grid(mine, seeds, measure, units), _grid(theirs, seeds, measure, units)
+    unit = (
+        f"{len(seeds)} seeds × {len(units)} {measure.unit_name}"
+        if units
+        else f"{len(seeds)} seeds (set means)"
+    )
     return stats.paired_delta(*grid), unit
+
+
+def stat_cell(runs: list[Run], ref_runs: list[Run], is_ref: bool, measure: Measure) -> dict[str, Any]:
+    """``per_seed``, ``mean``, ``ci95``, ``n`` and the paired ``delta`` to the reference row (None on it)."""
+    per_seed = [v for v in map(measure.value, runs) if v is not None]
+    est = stats.mean_ci(per_seed) if per_seed else None
+    delta, unit = (None, "reference row") if is_ref or not per_seed else _delta(runs, ref_runs, measure)
+    return {"per_seed": per_seed, "mean": est.value if est else None,
+            "ci95": [est.lo, est.hi] if est and est.lo is not None else None, "n": len(per_seed),
+            "delta": delta.value if delta else None,
+            "delta_ci95": [delta.lo, delta.hi] if delta and delta.lo is not None else None,
+            "delta_includes_zero": delta.includes_zero if delta else None, "delta_pairs": unit}  # fmt: skip
 
 
 def _efficiency(runs: list[Run], cost: RowCost) -> dict[str, Any]:
@@ -265,11 +305,13 @@ def build_results(
     source: str,
     protocol: str | None = None,
     overrides: list[str] | None = None,
+    lam: bool = False,
 ) -> TableResult:
     """Every row's runs (one per seed), mean ± CI, paired Δ to the reference row, efficiency, agreement with the paper.
 
     ``protocol`` keeps only runs of that protocol; ``overrides`` are the launch's extra overrides (they can
-    change a row's network spec, e.g. ``window=16``).
+    change a row's network spec, e.g. ``window=16``); ``lam`` adds each row's DI (mean ± CI, paired Δ over
+    seeds × probes) from the runs' ``lam``.
     """
     costs = row_costs(spec, overrides)
     if protocol is not None:
@@ -285,6 +327,7 @@ def build_results(
     ref_paper = spec.rows[spec.reference_index].paper_metrics
     results = []
     for row, cost, (row_runs, several) in zip(spec.rows, costs, chosen, strict=True):
+        is_ref = row.label == spec.reference
         sets: dict[str, dict[str, dict[str, Any]]] = {}
         stand_in: dict[str, str] = {}
         for s in spec.sets:
@@ -294,26 +337,17 @@ def build_results(
                 stand_in[s] = used
             sets[s] = {}
             for m in spec.metrics:
-                per_seed = [r.set_means(used)[m] for r in row_runs if m in r.set_means(used)]
-                est = stats.mean_ci(per_seed) if per_seed else None
-                is_ref = row.label == spec.reference
-                delta, unit = (
-                    (None, "reference row") if is_ref or not per_seed else _delta(row_runs, ref_runs, used, m)
-                )
+                cell = stat_cell(row_runs, ref_runs, is_ref, metric_measure(used, m))
                 paper = row.paper_metrics.get(s, {}).get(m)
                 ref_value = ref_paper.get(s, {}).get(m)
                 paper_delta = None if is_ref or paper is None or ref_value is None else paper - ref_value
-                sets[s][m] = {
-                    "per_seed": per_seed, "mean": est.value if est else None,
-                    "ci95": [est.lo, est.hi] if est and est.lo is not None else None, "n": len(per_seed),
-                    "delta": delta.value if delta else None,
-                    "delta_ci95": [delta.lo, delta.hi] if delta and delta.lo is not None else None,
-                    "delta_includes_zero": delta.includes_zero if delta else None, "delta_pairs": unit,
-                    "paper": paper, "paper_delta": paper_delta,
-                    "sign_agrees": stats.sign_agrees(delta.value if delta else None, paper_delta),
-                    "stand_in": used if used != s else None,
-                }  # fmt: skip
-        results.append(RowResult(row, cost, row_runs, several, sets, stand_in, _efficiency(row_runs, cost)))
+                sets[s][m] = {**cell, "paper": paper, "paper_delta": paper_delta,
+                              "sign_agrees": stats.sign_agrees(cell["delta"], paper_delta),
+                              "stand_in": used if used != s else None}  # fmt: skip
+        di = stat_cell(row_runs, ref_runs, is_ref, LAM_MEASURE) if lam else None
+        results.append(
+            RowResult(row, cost, row_runs, several, sets, stand_in, _efficiency(row_runs, cost), di)
+        )
     tau = {
         s: {
             m: stats.kendall_tau(
@@ -324,7 +358,7 @@ def build_results(
         }
         for s in spec.sets
     }
-    return TableResult(spec, source, results, tau)
+    return TableResult(spec, source, results, tau, lam)
 
 
 def _fmt_count(value: float | None, kind: str) -> str:
@@ -375,9 +409,10 @@ def build_table(
     source: str,
     protocol: str | None = None,
     overrides: list[str] | None = None,
+    lam: bool = False,
 ) -> Table:
     """The spec's rows in order: paper, ours (mean ± CI over n seeds), Δ to the reference row, efficiency."""
-    return format_table(build_results(spec, runs, source, protocol, overrides))
+    return format_table(build_results(spec, runs, source, protocol, overrides, lam))
 
 
 def format_table(result: TableResult) -> Table:
@@ -387,6 +422,7 @@ def format_table(result: TableResult) -> Table:
                "Latency (ms)", "Peak mem (MB)"]  # fmt: skip
     for s in spec.sets:
         columns += [f"{s} paper", f"{s} ours", f"{s} Δ vs ref"]
+    columns += ["DI (LAM)", "DI Δ vs ref"] if result.lam else []
     rows, used, flags = [], {}, set()
     for r in result.rows:
         eff = r.efficiency
@@ -413,6 +449,9 @@ def format_table(result: TableResult) -> Table:
                 if any(metric_cells[m]["delta_includes_zero"] for m in spec.metrics)
                 else set()
             )
+        if r.lam is not None:
+            cells += [_ours("di", r.lam), REF if is_ref else _delta_cell("di", r.lam)]
+            flags |= {INCLUDES_ZERO} if r.lam["delta_includes_zero"] else set()
         flags |= {NO_RUN} if NO_RUN in " ".join(cells[1:]) else set()
         flags |= {NO_PAPER} if NO_PAPER in " ".join(cells) else set()
         rows.append(cells)
@@ -467,6 +506,10 @@ def _notes(result: TableResult, used: dict[str, str], flags: set[str]) -> list[s
         + (f" at input {', '.join(inputs)}" if inputs else "")
         + "; median over the row's runs.",
     ]  # fmt: skip
+    if result.lam:
+        notes.append("DI (LAM): the diffusion index of LAM (docs/analysis.md), mean over the test sets' probes per "
+                     "seed (summary.json `lam`: lam.enabled=true at test time, or `srlab lam record`); ours = mean "
+                     "± 95% CI over the seeds, Δ paired over the same seeds and probes (same bootstrap).")  # fmt: skip
     notes += [f"Protocol {name}: {desc}." for name, desc in sorted(used.items())] or [
         f"No runs found in {source}."
     ]

@@ -1,6 +1,6 @@
 """``srlab table``: print a table, plan it, or launch its grid.
 
-- ``srlab table NAME [--runs DIR | --wandb ENTITY/PROJECT] [--format md|tex|csv|json] [--protocol P] [--strict]``
+- ``srlab table NAME [--runs DIR | --wandb ENTITY/PROJECT] [--format md|tex|csv|json] [--protocol P] [--strict] [--lam]``
 - ``srlab table NAME --plan [--runs DIR] [--rows …] [--seeds N] [overrides …]``
 - ``srlab table run NAME [--rows LABEL,LABEL] [--seeds N] [--dry-run] [Hydra overrides …]``
 
@@ -61,6 +61,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--format", default="md", choices=[*FORMATS, "json"])
     parser.add_argument("--protocol", help="only runs of this protocol (paper, proxy, smoke)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a row has no run")
+    parser.add_argument(
+        "--lam", action="store_true",
+        help="add LAM's diffusion index (DI, mean ± CI, paired Δ) from the runs' summary.json `lam` "
+        "(lam.enabled=true at test time, or `srlab lam record DIR`)",
+    )  # fmt: skip
     parser.add_argument(
         "--plan", action="store_true", help="each row × seed: done / running / missing, priced"
     )
@@ -168,7 +173,7 @@ def print_action(args: argparse.Namespace) -> int:
     else:
         folder = _folder(args, spec)
         runs, where = (collect_runs(folder) if folder.exists() or args.runs else []), str(folder)
-    result = build_results(spec, runs, where, args.protocol, args.overrides)
+    result = build_results(spec, runs, where, args.protocol, args.overrides, lam=args.lam)
     table = format_table(result)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

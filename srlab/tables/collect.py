@@ -30,6 +30,9 @@ class Run(RunMetrics):
     efficiency: dict[str, Any] | None = None
     steps_per_s: float | None = None
     git: dict[str, Any] = field(default_factory=dict)
+    lam: dict[str, Any] | None = (
+        None  # summary.json ``lam`` (DI), when the job or ``srlab lam record`` measured it
+    )
 
     @property
     def protocol(self) -> str:
@@ -41,7 +44,7 @@ def from_summary(summary: RunSummary, order: float, where: str | None = None) ->
     """A :class:`Run` from a :class:`~srlab.results.RunSummary` found in ``where`` (default: its ``run_dir``)."""
     return Run(where or summary.run_dir, summary.choices or {}, summary.config or {}, summary.model_spec,
                summary.metrics or {}, order, summary.run_key, summary.reused_from, summary.efficiency,
-               summary.steps_per_s, summary.git or {})  # fmt: skip
+               summary.steps_per_s, summary.git or {}, summary.lam)  # fmt: skip
 
 
 def one_per_key(runs: list[Run]) -> list[Run]:

@@ -72,3 +72,16 @@ def test_a_test_run_logs_mean_and_per_probe_di_in_its_summary(tmp_path, data_dir
     assert set(lam["per_probe"]) == {f"samples/{p.key}" for p in DEFAULT_PROBES["samples"]}
     assert all(0 < v < 100 for v in lam["per_probe"].values())
     assert lam["di_mean"] == pytest.approx(sum(lam["per_probe"].values()) / len(lam["per_probe"]))
+
+
+def test_each_probe_reaches_the_callback_with_its_crop_and_box():
+    torch.manual_seed(0)
+    net = build_net(SPEC)
+    images = {"samples": {"a": torch.rand(3, 30, 40)}}
+    seen = []
+    out = lam_probes(net, {"samples": [Probe("a", 20, 50)]}, images, scale=2, window=8, fold=2, crop=16,
+                     on_probe=lambda name, lr, result, h, w: seen.append((name, lr.shape, result.di, h, w)))  # fmt: skip
+    top, left, _, _ = crop_for_box((30, 40), 20, 50, 8, 2, 16)
+    assert seen == [
+        ("samples/a@20,50", (3, 16, 16), out["per_probe"]["samples/a@20,50"], 20 - 2 * top, 50 - 2 * left)
+    ]

@@ -206,3 +206,42 @@ def format_table(result):
     from srlab.tables.build import format_table as fmt
 
     return fmt(result)
+
+
+def _lam(di: list[float]) -> dict:
+    probes = {f"samples/p@{i},0": v for i, v in enumerate(di)}
+    return {"di_mean": float(np.mean(di)), "per_probe": probes}
+
+
+REF_DI = {0: [10.0, 12.0, 14.0], 1: [11.0, 12.5, 13.0]}
+ROW_DI = {0: [13.0, 15.5, 16.0], 1: [14.0, 15.0, 17.5]}  # window 8: ≈ +3 on every probe
+
+
+def test_lam_adds_the_di_with_its_ci_and_the_paired_delta_over_probes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    for seed in (0, 1):
+        metrics = {"Set5": per_image(REF_PSNR[seed], REF_SSIM[seed])}
+        write_run(tmp_path / f"m4_{seed}", ["window=4"], seed, metrics, PROXY, 1.0 + seed, f"k4{seed}",
+                  lam=_lam(REF_DI[seed]))  # fmt: skip
+        write_run(tmp_path / f"m8_{seed}", ["window=8"], seed, metrics, PROXY, 3.0 + seed, f"k8{seed}",
+                  lam=_lam(ROW_DI[seed]))  # fmt: skip
+    assert main(["table", str(SPEC), "--runs", str(tmp_path), "--format", "json", "--lam"]) == 0
+    m4, m8, topk = json.loads(capsys.readouterr().out)["rows"]
+    est = mean_ci([float(np.mean(REF_DI[s])) for s in (0, 1)])
+    assert m4["lam"]["di"]["per_seed"] == pytest.approx([12.0, 12.166666666666666])
+    assert m4["lam"]["di"]["ci95"] == pytest.approx([est.lo, est.hi]) and m4["lam"]["di"]["delta"] is None
+    want = paired_delta(np.array([ROW_DI[0], ROW_DI[1]]), np.array([REF_DI[0], REF_DI[1]]))
+    cell = m8["lam"]["di"]
+    assert cell["delta"] == pytest.approx(want.value) and cell["delta_ci95"] == pytest.approx(
+        [want.lo, want.hi]
+    )
+    assert cell["delta_pairs"] == "2 seeds × 3 probes" and cell["n"] == 2 and topk["lam"]["di"]["n"] == 0
+    assert main(["table", str(SPEC), "--runs", str(tmp_path), "--lam"]) == 0
+    md = capsys.readouterr().out
+    assert "| DI (LAM) | DI Δ vs ref |" in md and f"{m8['lam']['di']['mean']:.2f} ± " in md
+    assert (
+        f"+{want.value:.2f} [+{want.lo:.2f}, +{want.hi:.2f}]" in md and "DI (LAM): the diffusion index" in md
+    )
+    assert main(["table", str(SPEC), "--runs", str(tmp_path), "--format", "json"]) == 0
+    assert "lam" not in json.loads(capsys.readouterr().out)["rows"][0]  # only with --lam
