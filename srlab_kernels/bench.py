@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from srlab_kernels import backend, flags, ops
+from srlab_kernels.device import device_name
 
 PFT_LIKE = {"pft": (6, 40), "pft_light": (4, 13)}  # heads, d
 K_VALUES = (256, 128, 64, 32, 16)
@@ -141,21 +142,6 @@ def bench_products(
     return rows
 
 
-def _cpu_name() -> str:
-    """``cpu (<model name>, <n> threads)`` from /proc/cpuinfo where there is one, so results name the machine."""
-    import platform
-
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu ({name}, {torch.get_num_threads()} threads)"
-
-
 def _cell(row: dict[str, Any], key: str, spec: str) -> str:
     return "" if row.get(key) is None else format(row[key], spec)
 
@@ -225,7 +211,7 @@ def products_report(s: Setup) -> dict[str, Any]:
     try:
         copy_gbs = copy_bandwidth(s.device, (8 if s.smoke else 1024) * 2**20, s.measure)
         return {
-            "device": torch.cuda.get_device_name(s.device) if s.device.type == "cuda" else _cpu_name(),
+            "device": device_name(s.device),
             "shapes": "cpu-smoke" if s.smoke else "pft-training", "torch": torch.__version__,
             "backends": s.backends, "copy_GBps": copy_gbs, "torch_baseline": "no bounds checks, no host sync",
             "products": bench_products(s.device, shapes, ks, dtypes, s.backends, s.measure, copy_gbs),

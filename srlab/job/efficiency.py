@@ -12,13 +12,13 @@ from __future__ import annotations
 import multiprocessing
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from srlab.utils.memory import current_rss_mb, peak_rss_mb, reset_peak_rss
+from srlab_kernels.device import device_name
 
 
 def measure_latency(
@@ -90,19 +90,6 @@ def measure_efficiency(net: nn.Module, options: dict[str, Any], train: dict[str,
         "latency_ms": latency,
         "peak_mem_mb": peak,
         **train,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
+        "device": device_name(device),
         "input": list(lr_size),
     }
-
-
-def _cpu_name() -> str:
-    """``cpu: <model name> (<threads> threads)``: what a CPU timing was measured on."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"cpu: {model} ({torch.get_num_threads()} threads)"
