@@ -22,7 +22,7 @@ import srlab_kernels
 from srlab.config import validate
 from srlab.config.compose import model_spec
 from srlab.config.preflight import check_missing_values, check_resources
-from srlab.job.attribution import measure_lam
+from srlab.job.attribution import check_probes, measure_lam
 from srlab.job.efficiency import measure_efficiency
 from srlab.job.identity import choices, run_identity
 from srlab.job.instantiate import instantiate_loggers, instantiate_module, instantiate_trainer, resolve_ckpt
@@ -48,6 +48,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     check_missing_values(cfg)  # a ??? the job uses, named with the keys that need it
     validate(cfg)  # a bad key or value fails here, in seconds, before any data or model work
     check_resources(cfg)  # weights files, run dir and data sets that are not there
+    check_probes(cfg)  # LAM probes (lam.enabled) are measured after training: a bad one fails now, not then
     start = time.time()
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     main = rank_zero_only.rank == 0  # under DDP every rank runs this job; rank 0 alone writes the run dir

@@ -10,7 +10,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from srlab.analysis.lam import LAMResult
-from srlab.analysis.probes import lam_of_test_sets
+from srlab.analysis.probes import lam_of_test_sets, parse_probes
+from srlab.config.arguments import ConfigError
+from srlab.data.samples import SAMPLE_SPLITS
 from srlab.logging.wandb_run import wandb_extras
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,28 @@ def _panel(cfg: DictConfig, loggers: list[Any]) -> OverlayPanel | None:
         )
         return None
     return OverlayPanel(wandb_logger, int(cfg.lam.window), int(cfg.scale))
+
+
+def check_probes(cfg: DictConfig) -> None:
+    """With ``lam.enabled``, fail before training on probes that cannot be measured after it: a malformed
+    entry, or an image the sample photos' split does not have (other sets' files are checked at test time)."""
+    if not cfg.lam.enabled:
+        return
+    try:
+        probes = parse_probes(OmegaConf.to_container(cfg.lam.probes, resolve=True) or {})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    data = cfg.get("data") or {}
+    tested = data.get("test") if data.get("test") is not None else data.get("val")
+    for set_name, spec in (
+        OmegaConf.to_container(tested, resolve=True) if tested is not None else {}
+    ).items():
+        split = spec.get("samples") if isinstance(spec, dict) else None
+        names = SAMPLE_SPLITS.get(split, ()) if isinstance(split, str) else ()
+        for probe in probes.get(set_name, []) if names else []:
+            if probe.image not in names:
+                raise ConfigError(f"lam.probes.{set_name}: image {probe.image!r} is not in the sample photos' "
+                                  f"{split} split ({', '.join(names)})")  # fmt: skip
 
 
 def measure_lam(

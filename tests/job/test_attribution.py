@@ -69,3 +69,22 @@ def test_no_overlays_when_switched_off_or_without_wandb_and_nothing_when_disable
     assert len(logger.images) == 1 and without == with_panel  # the DI does not depend on the panel
     assert measure_lam(_cfg("logger=csv"), net, sets, []) == with_panel
     assert measure_lam(OmegaConf.merge(_cfg(), {"lam": {"enabled": False}}), net, sets, [logger]) is None
+
+
+def test_bad_probes_fail_before_any_training():
+    from srlab.config.arguments import ConfigError
+    from srlab.job.attribution import check_probes
+
+    check_probes(compose_config(["data=samples", "lam.enabled=true"]))  # the default probes are fine
+    check_probes(
+        compose_config(["data=samples", "lam.probes={samples: [{image: nope}]}"])
+    )  # lam off: unchecked
+    with pytest.raises(ConfigError, match=r"lam\.probes\.samples\[0\]=\{'image': 'nope'\}: expected"):
+        check_probes(
+            compose_config(["data=samples", "lam.enabled=true", "lam.probes={samples: [{image: nope}]}"])
+        )
+    bad = "lam.probes={samples: [{image: astronaut, box: [0, 0]}]}"  # a train photo, not a validation one
+    with pytest.raises(
+        ConfigError, match=r"lam\.probes\.samples: image 'astronaut' is not in the sample photos' val"
+    ):
+        check_probes(compose_config(["data=samples", "lam.enabled=true", bad]))
