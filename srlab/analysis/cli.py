@@ -95,6 +95,20 @@ def _lr_of(rgb: np.ndarray, scale: int, is_lr: bool) -> torch.Tensor:
     return torch.from_numpy(lr).permute(2, 0, 1).float() / 255
 
 
+def _label(source: str) -> str:
+    """The picture's name for ``-w source``: a run dir's attention, window and seed beside its path, else the file name."""
+    summary = Path(source) / "summary.json"
+    if not summary.is_file():
+        return Path(source).name
+    from srlab.results import read_summary
+
+    run = read_summary(summary)
+    attn, window = run.choices.get("attn"), run.config.get("window")
+    parts = (attn, window and f"window {window}", run.seed is not None and f"seed {run.seed}")
+    described = " · ".join(str(v) for v in parts if v)
+    return f"{described} ({source})" if described else source
+
+
 def lam_cli(argv: list[str]) -> int:
     """Run ``srlab lam``: compute LAM per network, print DI, write the picture."""
     args = _parser().parse_args(argv)
@@ -123,7 +137,7 @@ def lam_cli(argv: list[str]) -> int:
         result = lam(net, lr, bh, bw, window=args.window, sigma=args.sigma, fold=args.fold,
                      kernel_size=args.kernel_size, batch=args.batch)  # fmt: skip
         print(f"DI {result.di:6.2f}  {source}  ({time.perf_counter() - start:.1f} s)")
-        results.append((Path(source).name, result))
+        results.append((_label(source), result))
     out = Path(args.output or f"lam_{name}_{h}_{w}.png")
     fig = lam_figure(lr, results, bh, bw, args.window, scale, origin=(top * scale, left * scale))
     out.parent.mkdir(parents=True, exist_ok=True)

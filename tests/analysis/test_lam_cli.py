@@ -42,6 +42,12 @@ def test_two_runs_side_by_side(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert len(dis(printed)) == 2 and all(0 < d <= 100 for d in dis(printed))
     assert out.is_file() and out.stat().st_size > 10_000 and f"wrote {out}" in printed
+    from srlab.analysis.cli import _label
+
+    assert _label(str(a)) == str(a)  # a run dir without choices: its path
+    write_summary(a / "summary.json", RunSummary(str(a), "train", {"attn": "pfa"}, {"window": 8, "seed": 2}, SMALL,
+                                                 0, 0, metrics={}))  # fmt: skip
+    assert _label(str(a)) == f"pfa · window 8 · seed 2 ({a})" and _label("x/net.pth") == "net.pth"
 
 
 def test_errors_name_the_box_the_image_and_the_weights(tmp_path, capsys):
