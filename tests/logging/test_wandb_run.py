@@ -1,4 +1,4 @@
-"""An offline W&B run of ``run.py debug=fast attn=pfa``, read back from its files (no mocking of wandb)."""
+"""An offline W&B run of ``run.py debug=fast attn=pfa lam.enabled=true``, read back from its files (no mocking of wandb)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def pfa_job(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[P
         "WANDB_DATA_DIR": str(tmp / "wandb-data"),
     }
     cmd = [sys.executable, str(ROOT / "run.py"), "debug=fast", "attn=pfa", "logger.wandb.log_model=true", "reuse=false",
-           f"paths.data_dir={data_dir}", f"hydra.run.dir={job}"]  # fmt: skip
+           "lam.enabled=true", "lam.fold=2", "lam.crop=24", f"paths.data_dir={data_dir}", f"hydra.run.dir={job}"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return job, read_offline_run(job)
@@ -53,6 +53,15 @@ def test_focus_panels_hold_one_image_per_layer_with_the_layer_in_the_caption(
     assert "K=64/64" in captions[1] and f"K={summary['model_spec']['keep'][-1]}/64" in captions[-1]
     for names in run.history["val/focus/y32_x32/filenames"]:
         assert len(names) == n_layers + 1 and all((run.path / "files" / n).is_file() for n in names)
+
+
+def test_lam_overlays_and_mean_di_are_in_the_run(pfa_job: tuple[Path, OfflineRun]):
+    job, run = pfa_job
+    lam = json.loads((job / "summary.json").read_text())["lam"]
+    (captions,) = run.images()["lam/overlays"]  # one panel, logged once, after the test
+    assert captions == [f"{probe}  DI {di:.2f}" for probe, di in lam["per_probe"].items()]
+    assert all((run.path / "files" / n).is_file() for n in run.history["lam/overlays/filenames"][0])
+    assert run.history["lam/di_mean"] == [pytest.approx(lam["di_mean"])]
 
 
 def test_summary_and_config_tree_are_a_run_artifact(pfa_job: tuple[Path, OfflineRun]):
