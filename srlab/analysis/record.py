@@ -27,6 +27,10 @@ def record_lam(run_dir: Path, summary: RunSummary) -> RunSummary:
     """``summary`` with ``lam`` measured on the run's EMA network and test sets (the run dir holds its weights)."""
     from srlab.nets.loading import build_from_weights
 
+    missing = [key for key in ("data", "lam", "scale") if key not in summary.config]
+    if missing:
+        raise ValueError(f"{run_dir / 'summary.json'}: its config has no {', '.join(missing)} (a run of an older srlab "
+                         "or not a run.py job); measure it with `srlab lam -w` instead")  # fmt: skip
     net = build_from_weights(str(run_dir)).net
     config = OmegaConf.create(summary.config)
     datamodule = hydra.utils.instantiate(config.data, _convert_="all")

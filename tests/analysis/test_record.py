@@ -58,6 +58,14 @@ def test_records_the_di_the_test_would_have_measured_then_skips(tmp_path, capsys
     assert read_summary(tmp_path / "runs" / "a" / "summary.json").lam == lam  # the same numbers again
 
 
-def test_a_missing_folder_is_named(tmp_path, capsys):
+def test_a_missing_folder_and_a_summary_without_test_settings_are_named(tmp_path, capsys):
     assert main(["lam", "record", str(tmp_path / "nope")]) == 2
     assert f"{tmp_path / 'nope'}: not a folder" in capsys.readouterr().err
+    old = tmp_path / "old"
+    old.mkdir()
+    write_summary(
+        old / "summary.json", RunSummary(str(old), "train", {}, {"scale": 2}, SMALL, 0, 0, metrics={})
+    )
+    torch.save({"params_ema": build_net(SMALL).state_dict()}, old / "net_ema.pth")
+    assert main(["lam", "record", str(tmp_path)]) == 2
+    assert f"{old / 'summary.json'}: its config has no data, lam" in capsys.readouterr().err
